@@ -1,0 +1,24 @@
+"""The ``leakbench`` command line. Each subcommand lives in ``leakbench.commands``."""
+
+from __future__ import annotations
+
+import click
+
+from leakbench import __version__
+from leakbench.commands import baseline, bench, compare
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="leakbench")
+def cli() -> None:
+    """Find leaks in pytest suites and gate memory/time regressions of scenarios."""
+
+
+cli.add_command(bench.command)
+cli.add_command(compare.command)
+cli.add_command(baseline.command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

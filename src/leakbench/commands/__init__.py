@@ -1,0 +1,1 @@
+"""One module per ``leakbench`` subcommand; ``leakbench.cli`` wires them up."""

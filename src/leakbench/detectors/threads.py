@@ -1,0 +1,56 @@
+"""Threads alive after the test that were not alive before it.
+
+Daemon threads count: a ``ThreadPoolExecutor`` never shut down keeps its workers
+forever and a non-daemon one hangs interpreter exit. A thread that is about to
+finish is given a short grace period, spent only when a new thread is found.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+
+from leakbench import origins
+from leakbench.detectors.base import AllowFn, Detector, qualname, wait_until
+from leakbench.leaks import Leak
+
+
+class ThreadsDetector(Detector[frozenset[threading.Thread]]):
+    name = "threads"
+    description = "threads started by the test and still alive after teardown"
+
+    def snapshot(self) -> frozenset[threading.Thread]:
+        return frozenset(threading.enumerate())
+
+    def find(self, baseline: frozenset[threading.Thread], allowed: AllowFn) -> list[Leak]:
+        def candidates() -> list[threading.Thread]:
+            return [t for t in threading.enumerate() if t not in baseline and t.is_alive()]
+
+        found = [t for t in candidates() if not allowed(self._describe(t, with_stack=False))]
+        if not found:
+            return []
+        wait_until(lambda: not any(t.is_alive() for t in found), self.config.grace)
+        return [self._describe(t) for t in found if t.is_alive()]
+
+    def _describe(self, thread: threading.Thread, with_stack: bool = True) -> Leak:
+        target = qualname(getattr(thread, "_target", None) or type(thread).run)
+        details: list[str] = []
+        if with_stack:
+            started = origins.format_stack(origins.thread_origin(thread))
+            if started:
+                details.append("started at:")
+                details.extend(started)
+            frame = sys._current_frames().get(thread.ident or -1)
+            if frame is not None:
+                now = traceback.format_stack(frame, limit=3)
+                details.append("running now:")
+                details.extend("  " + line.rstrip() for chunk in now for line in chunk.splitlines())
+        return Leak(
+            kind=self.name,
+            summary=(
+                f"thread {thread.name!r} (daemon={thread.daemon}, target={target}) is still running"
+            ),
+            details=tuple(details),
+            keys=(thread.name, target),
+        )
