@@ -93,7 +93,7 @@ def install() -> None:
 
     def thread_start(original: Callable[..., Any]) -> Callable[..., Any]:
         def start(self: threading.Thread) -> None:
-            self._leakbench_origin = capture(2)
+            self._leakbench_origin = capture(2)  # type: ignore[attr-defined]
             original(self)
 
         return start
