@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,6 @@ from typing import Any
 from leakbench import activity
 from leakbench.detectors import REGISTRY, Detector
 from leakbench.detectors.resource_warnings import WarningsDetector
-from leakbench.detectors.tasks import TasksDetector
 from leakbench.leaks import Leak
 from leakbench.settings import Settings, allow_matcher
 
@@ -63,6 +63,7 @@ class LeakChecker:
 
     def begin(self, skip: tuple[str, ...]) -> TestState:
         """Take every baseline before setup."""
+        _release_last_failure()
         active = [d for name, d in self.detectors.items() if name not in skip]
         state = TestState(
             detectors=active,
@@ -96,26 +97,16 @@ class LeakChecker:
                 if ok:
                     state.baselines[name] = merged
 
-    def after_call(self, state: TestState) -> None:
-        """Checks that must run before fixture teardown (pending asyncio tasks)."""
-        for det in state.detectors:
-            if isinstance(det, TasksDetector) and det.name in state.baselines:
-                ok, leaks = self._guard(
-                    det, partial(det.check_call, state.baselines[det.name], state.allowed), state
-                )
-                if ok:
-                    state.leaks.extend(leaks)
-
     def collect_garbage(self, state: TestState) -> None:
         """Make dropped objects emit their ResourceWarnings now, on this test.
 
         A full collection costs milliseconds on a large heap, so it runs only when
         the test created files, sockets or processes (seen by the audit hook) or
-        when asked to; otherwise the young generations are enough.
+        when asked to; otherwise the youngest generation is enough.
         """
         counters = activity.counters
         busy = counters.resources + counters.spawns != state.resources_at_start
-        gc.collect() if busy or self.settings.full_gc else gc.collect(1)
+        gc.collect() if busy or self.settings.full_gc else gc.collect(0)
 
     def finish(self, state: TestState) -> list[Leak]:
         """Compare every detector with its baseline after teardown."""
@@ -128,7 +119,7 @@ class LeakChecker:
             if ok:
                 state.leaks.extend(leaks)
         if state.failed:
-            reason = "not counted: the test failed and its traceback may keep these alive"
+            reason = "not counted: the test raised and its traceback may keep these alive"
             state.leaks = [
                 dataclasses.replace(leak, excused=reason)
                 if leak.kind in ("fds", "warnings", "objects") and not leak.excused
@@ -154,3 +145,21 @@ class LeakChecker:
                     )
                 )
             return False, None
+
+
+def _release_last_failure() -> None:
+    """Drop the previous failure's traceback before the next baseline.
+
+    pytest keeps the last exception in ``sys.last_value`` (and friends) for
+    post-mortem debugging and deletes it when the next test's call starts. The
+    frames it holds keep the failed test's sockets and files alive, so that
+    deletion would close them, and raise their ResourceWarnings, inside the next
+    test. Deleting it (and collecting) before the baseline charges them to no one;
+    the failed test itself reported them as not counted.
+    """
+    if getattr(sys, "last_value", None) is None and getattr(sys, "last_exc", None) is None:
+        return
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            delattr(sys, name)
+    gc.collect()

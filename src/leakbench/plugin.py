@@ -1,11 +1,16 @@
 """The pytest plugin: ``pytest --leaks``.
 
 Reading order follows a test's life: options and configuration, the baseline
-before setup, fixture adoption, the task check after the call, the checks after
-teardown, the report, the end-of-run summary. The hooks only move data; the
-detectors (``leakbench.detectors``) and the checker (``leakbench.checker``) do
-the work. No hook raises or warns: a failing detector becomes an internal-error
-line in the report, and a leak fails the test through its teardown report.
+before setup, fixture adoption, the checks after teardown, the report, the
+end-of-run summary. The hooks only move data; the detectors
+(``leakbench.detectors``) and the checker (``leakbench.checker``) do the work.
+No hook raises or warns: a failing detector becomes an internal-error line in the
+report, and a leak fails the test through its teardown report.
+
+This module registers two plugin objects when checking is on: ``LeakCheck`` in
+every process that runs tests (not in an xdist controller), and ``LeakSummary``
+in every process that prints the terminal summary. With checking off, nothing
+is registered and tests run at full speed.
 """
 
 from __future__ import annotations
@@ -24,15 +29,23 @@ from leakbench.checker import LeakChecker, TestState
 from leakbench.leak_report import format_section, summary_lines
 from leakbench.leaks import Leak
 
-CHECKER = pytest.StashKey[LeakChecker]()
 STATE = pytest.StashKey[TestState]()
-RESULTS = pytest.StashKey[list[tuple[str, list[Leak]]]]()
+ALLOWED_KINDS = pytest.StashKey[tuple[str, ...]]()
 SETTINGS = pytest.StashKey[settings.Settings]()
 REPORT_ATTR = "leakbench_leaks"
+"""Attribute of a teardown report holding its leaks as plain dicts (crosses xdist)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     settings.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    # ``pytest --leaks tests/``: keep the path a path, not the option's value.
+    settings.split_path_from_leaks(args, early_config.known_args_namespace)
 
 
 @pytest.hookimpl(trylast=True)
@@ -42,19 +55,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     resolved = settings.resolve(config)
     config.stash[SETTINGS] = resolved
-    config.stash[RESULTS] = []
-    if not resolved.active or _is_xdist_controller(config):
+    if not resolved.active:
+        return
+    config.pluginmanager.register(LeakSummary(config), "leakbench-summary")
+    if _is_xdist_controller(config):
         return
     checker = LeakChecker(resolved)
-    config.stash[CHECKER] = checker
     checker.start()
     origins.install()
+    config.add_cleanup(checker.stop)
+    config.add_cleanup(origins.uninstall)
     if checker.warnings is not None:
         previous = sys.unraisablehook
         sys.unraisablehook = _chained_unraisable_hook(checker, previous)
         config.add_cleanup(lambda: setattr(sys, "unraisablehook", previous))
-    config.add_cleanup(origins.uninstall)
-    config.add_cleanup(checker.stop)
+    config.pluginmanager.register(LeakCheck(config, checker), "leakbench-check")
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
@@ -64,28 +79,129 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return not is_worker and dist not in (None, "no")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     # Bad marker arguments are usage errors, found before any test runs.
-    for item in items:
-        settings.marker_kinds(item)
+    try:
+        for item in items:
+            kinds = settings.marker_kinds(item)
+            if kinds is not None:
+                item.stash[ALLOWED_KINDS] = kinds
+    except pytest.UsageError as exc:
+        if not hasattr(config, "workerinput"):
+            raise
+        # A usage error would crash an xdist worker; stopping with the message
+        # makes the controller print it and end the run.
+        session.shouldstop = str(exc)
+        items.clear()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
-    checker = item.config.stash.get(CHECKER, None)
-    if checker is None:
-        return (yield)
-    skip = settings.marker_kinds(item) or ()
-    with _capture_warnings(checker) as forward:
-        item.stash[STATE] = checker.begin(skip)
+class LeakCheck:
+    """Checks every test of this process; its hooks wrap each test's life."""
+
+    def __init__(self, config: pytest.Config, checker: LeakChecker) -> None:
+        self.config = config
+        self.checker = checker
+        self.report_only = checker.settings.report_only
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        checker = self.checker
+        skip = item.stash.get(ALLOWED_KINDS, ())
+        with _capture_warnings(checker) as forward:
+            item.stash[STATE] = checker.begin(skip)
+            try:
+                result = yield
+            finally:
+                if checker.warnings is not None:
+                    checker.warnings.attach(None)
+                del item.stash[STATE]
+        _forward_warnings(forward)
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: Any
+    ) -> Generator[None, object, object]:
+        # What a session/module/class fixture starts belongs to the fixture, not to
+        # the test that happened to set it up first.
+        if fixturedef.scope == "function":
+            return (yield)
+        state = _current_state(request)
+        if state is None:
+            return (yield)
+        before = self.checker.snapshot_all(state)
         try:
-            result = yield
+            return (yield)
         finally:
-            if checker.warnings is not None:
-                checker.warnings.attach(None)
-            del item.stash[STATE]
-    _forward_warnings(forward)
-    return result
+            self.checker.adopt(state, before, self.checker.snapshot_all(state))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        # trylast: runs after every fixture finalizer, and before pytest drains the
+        # unraisable exceptions our garbage collection may produce.
+        state = item.stash.get(STATE, None)
+        if state is None:
+            return
+        with contextlib.suppress(Exception):  # a __del__ or gc callback raising
+            self.checker.collect_garbage(state)
+        self.checker.finish(state)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        state = item.stash.get(STATE, None)
+        if state is None:
+            return report
+        if call.when == "teardown":
+            if state.leaks:
+                self._attach(item, report, state.leaks)
+        elif call.excinfo is not None:
+            state.failed = True
+        return report
+
+    def _attach(self, item: pytest.Item, report: pytest.TestReport, leaks: list[Leak]) -> None:
+        setattr(report, REPORT_ATTR, [leak.to_dict() for leak in leaks])
+        text = format_section(item.nodeid, leaks)
+        counted = any(leak.counts for leak in leaks)
+        if counted and not self.report_only and report.passed:
+            report.outcome = "failed"
+            report.longrepr = text
+        else:
+            report.sections.append(("leakbench", text))
+
+
+class LeakSummary:
+    """Collects the leak reports (also those coming from xdist workers) and
+    prints the end-of-run summary."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.results: list[tuple[str, list[Leak]]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, REPORT_ATTR, None)
+        if data:
+            with contextlib.suppress(Exception):
+                self.results.append((report.nodeid, [Leak.from_dict(d) for d in data]))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = summary_lines(self.results)
+        if not lines:
+            return
+        terminalreporter.write_sep("=", "leakbench: leaking tests by kind")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def _current_state(request: Any) -> TestState | None:
+    item = getattr(request, "_pyfuncitem", None) or getattr(request, "node", None)
+    stash = getattr(item, "stash", None)
+    return None if stash is None else stash.get(STATE, None)
 
 
 @contextlib.contextmanager
@@ -101,7 +217,7 @@ def _capture_warnings(checker: LeakChecker) -> Generator[list[warnings.WarningMe
         yield forward
         return
     with warnings.catch_warnings(record=True) as log:
-        warnings.filterwarnings("always", category=ResourceWarning)
+        warnings.simplefilter("always", ResourceWarning)
         detector.attach(log)
         try:
             yield forward
@@ -110,115 +226,21 @@ def _capture_warnings(checker: LeakChecker) -> Generator[list[warnings.WarningMe
 
 
 def _forward_warnings(messages: list[warnings.WarningMessage]) -> None:
-    """Re-issue captured non-resource warnings to pytest's own capture."""
+    """Hand captured non-resource warnings to pytest's own capture, unfiltered.
+
+    They already went through the filters once; filtering again would drop those
+    under a ``once`` action. ``warnings._showwarnmsg`` is what ``warn`` calls
+    after filtering.
+    """
+    show = getattr(warnings, "_showwarnmsg", None)
     for msg in messages:
         with contextlib.suppress(Exception):
-            warnings.warn_explicit(
-                msg.message, msg.category, msg.filename, msg.lineno, source=msg.source
-            )
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: Any) -> Generator[None]:
-    state = _current_state(request)
-    if state is None or fixturedef.scope == "function":
-        return (yield)
-    checker = request.config.stash[CHECKER]
-    before = checker.snapshot_all(state)
-    try:
-        return (yield)
-    finally:
-        checker.adopt(state, before, checker.snapshot_all(state))
-
-
-def _current_state(request: Any) -> TestState | None:
-    item = getattr(request, "_pyfuncitem", None) or getattr(request, "node", None)
-    if item is None:
-        return None
-    return item.stash.get(STATE, None)  # type: ignore[no-any-return]
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None]:
-    state = item.stash.get(STATE, None)
-    try:
-        return (yield)
-    finally:
-        if state is not None:
-            item.config.stash[CHECKER].after_call(state)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item) -> None:
-    # trylast: runs after every fixture finalizer, and before pytest drains the
-    # unraisable exceptions our garbage collection may produce.
-    state = item.stash.get(STATE, None)
-    if state is None:
-        return
-    checker = item.config.stash[CHECKER]
-    with contextlib.suppress(Exception):  # a gc callback raising must not break the run
-        checker.collect_garbage(state)
-    checker.finish(state)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    state = item.stash.get(STATE, None)
-    if state is None:
-        return report
-    if report.failed and call.when in ("setup", "call"):
-        state.failed = True
-    if call.when == "teardown" and state.leaks:
-        _attach(item, report, state.leaks)
-    return report
-
-
-def _attach(item: pytest.Item, report: pytest.TestReport, leaks: list[Leak]) -> None:
-    setattr(report, REPORT_ATTR, [leak.to_dict() for leak in leaks])
-    text = format_section(item.nodeid, leaks)
-    counted = any(leak.counts for leak in leaks)
-    fail = counted and not item.config.stash[SETTINGS].report_only
-    if fail and report.passed:
-        report.outcome = "failed"
-        report.longrepr = text
-    else:
-        report.sections.append(("leakbench", text))
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    data = getattr(report, REPORT_ATTR, None)
-    if not data:
-        return
-    config = _config_of(report)
-    if config is not None:
-        config.stash[RESULTS].append((report.nodeid, [Leak.from_dict(d) for d in data]))
-
-
-_session_config: list[pytest.Config] = []
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _session_config[:] = [session.config]
-
-
-def _config_of(report: pytest.TestReport) -> pytest.Config | None:
-    return _session_config[0] if _session_config else None
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    results = config.stash.get(RESULTS, [])
-    resolved = config.stash.get(SETTINGS, None)
-    if resolved is None or not resolved.active:
-        return
-    lines = summary_lines(results)
-    if not lines:
-        return
-    terminalreporter.write_sep("=", "leakbench: leaking tests by kind")
-    for line in lines:
-        terminalreporter.write_line(line)
+            if show is not None:
+                show(msg)
+            else:  # pragma: no cover - other Python implementations
+                warnings.warn_explicit(
+                    msg.message, msg.category, msg.filename, msg.lineno, source=msg.source
+                )
 
 
 def _chained_unraisable_hook(checker: LeakChecker, previous: Any) -> Any:

@@ -8,7 +8,8 @@ Public API (consumed by ``leakbench compare``, ``leakbench baseline`` and report
 - :func:`load_results` reads, migrates and validates a file; every failure is a
   :class:`ResultsError` subclass whose ``str()`` is one line naming the file and what to do,
   so a CLI can print it and exit 2.
-- :func:`parse_results` does the same for an already-decoded document.
+- :func:`parse_results` does the same for an already-decoded document;
+  :func:`memory_from_dict` / :func:`time_from_dict` for one pass's object.
 - :meth:`Results.to_dict` / :func:`write_results` serialise; writes are atomic
   (:func:`write_json_atomic`: temp file in the same directory, fsync, ``os.replace``), so an
   interrupted run never leaves a half-written file where a good one was.
@@ -21,12 +22,12 @@ an integer") is worth more than a dependency.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from leakbench.atomic import write_json_atomic
 
 SCHEMA = "leakbench-results"
 SCHEMA_VERSION = 1
@@ -46,7 +47,9 @@ __all__ = [
     "TimeResult",
     "TopSite",
     "load_results",
+    "memory_from_dict",
     "parse_results",
+    "time_from_dict",
     "write_json_atomic",
     "write_results",
 ]
@@ -154,9 +157,9 @@ class TimeResult:
     rounds: list[float]
     """Scenario seconds per iteration, one per round, in run order."""
     reference_rounds: list[float]
-    """Reference-workload seconds per iteration, round i run right after scenario round i."""
+    """Reference-workload seconds per unit; ``reference_rounds[i]`` ran right after round i."""
     ratios: list[float]
-    """``rounds[i] / reference_rounds[i]``: the machine-speed-normalised time."""
+    """``rounds[i] / reference_rounds[i]``: iteration cost in reference units (speed-free)."""
     median: float
     mean: float
     min: float
@@ -165,7 +168,9 @@ class TimeResult:
     ratio_median: float
     unit: str = "seconds"
     iterations_per_round: int = 1
-    """Calls of the iteration per round (pytest-benchmark's calibrated ``iterations``)."""
+    """Calls of the iteration per round (pytest-benchmark's ``iterations``)."""
+    reference_units_per_round: int = 1
+    """Reference-workload units run after each scenario round (a similar duration)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,9 @@ class ScenarioResult:
     leaks_memory: bool
     memory: MemoryResult | None = None
     time: TimeResult | None = None
+    budget: dict[str, Any] | None = None
+    """Budget overrides from a test's ``leakbench`` marker (keys as in ``[tool.leakbench]``
+    scenario tables); null for suite scenarios, whose budgets live in ``pyproject.toml``."""
 
 
 @dataclass(frozen=True)
@@ -328,8 +336,29 @@ def _build(doc: Mapping[str, Any]) -> Results:
             leaks_memory=_get(s, "leaks_memory", bool, where),
             memory=None if mem is None else _build_memory(mem, f"{where}.memory"),
             time=None if tim is None else _build_time(tim, f"{where}.time"),
+            budget=_get(s, "budget", (dict, type(None)), where) if "budget" in s else None,
         )
     return Results(created=_get(doc, "created", str, "$"), environment=env, scenarios=scenarios)
+
+
+def memory_from_dict(doc: object, path: Path | str = "<memory>") -> MemoryResult:
+    """Validate one ``memory`` object (as written by ``dataclasses.asdict``)."""
+    try:
+        if not isinstance(doc, dict):
+            raise _FieldError("memory", "expected an object")
+        return _build_memory(doc, "memory")
+    except _FieldError as exc:
+        raise ResultsInvalidError(path, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
+
+
+def time_from_dict(doc: object, path: Path | str = "<time>") -> TimeResult:
+    """Validate one ``time`` object (as written by ``dataclasses.asdict``)."""
+    try:
+        if not isinstance(doc, dict):
+            raise _FieldError("time", "expected an object")
+        return _build_time(doc, "time")
+    except _FieldError as exc:
+        raise ResultsInvalidError(path, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
 
 
 def _build_memory(m: Mapping[str, Any], where: str) -> MemoryResult:
@@ -383,47 +412,14 @@ def _build_time(t: Mapping[str, Any], where: str) -> TimeResult:
         ratio_median=float(_get(t, "ratio_median", _NUM, where)),
         unit=_get(t, "unit", str, where),
         iterations_per_round=_get(t, "iterations_per_round", int, where),
+        # Added after version 1 was first shipped: optional, 1 when absent.
+        reference_units_per_round=_get(t, "reference_units_per_round", int, where)
+        if "reference_units_per_round" in t
+        else 1,
     )
 
 
 # ----------------------------------------------------------------------------- writing
-
-
-def write_json_atomic(path: Path | str, data: object) -> Path:
-    """Write ``data`` as JSON to ``path`` so that readers see the old file or the new one.
-
-    The temp file lives in the same directory (``os.replace`` is atomic only within one
-    filesystem), is fsynced before the rename, and the directory is fsynced after it, so a
-    crash or Ctrl-C at any point leaves either the previous file or the complete new one.
-    """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(p.parent)
-    return p
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open directories; the rename is still atomic
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 def write_results(results: Results, path: Path | str) -> Path:

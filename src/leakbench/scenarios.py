@@ -37,6 +37,12 @@ class Scenario:
     description: str = ""
     leaks_memory: bool = False
     """True when retained memory grows per iteration (checked by the benchmark)."""
+    bench_iterations: int = 50
+    """Tracked iterations in ``leakbench bench``'s memory pass (lower it for heavy workloads)."""
+    time_max_iterations: int | None = None
+    """Most iterations the time pass may run; None: 200 for leaky variants (their leftovers,
+    such as a polling thread per call, slow every later call, so the timing would measure the
+    pile-up), 2000 for clean ones."""
 
 
 class UnknownScenarioError(LookupError):

@@ -10,6 +10,7 @@ line and the ini declaration. Precedence, highest first: ``allow_leaks`` marker
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 import tomllib
 from collections.abc import Iterable
@@ -45,10 +46,14 @@ DEFAULT_ALLOW: tuple[str, ...] = (
     "threads:AnyIO worker thread",
     # asyncio's default executor belongs to a long-lived (session/module) loop.
     "threads:asyncio_*",
-    # pytest-timeout's per-test timer thread is cancelled after the protocol ends.
-    "threads:pytest_timeout.*",
+    # pytest-timeout's per-test timer thread (--timeout-method=thread) is
+    # cancelled after the test protocol ends, after leakbench's check.
+    "threads:pytest_timeout *",
+    # anyio's pytest plugin runs tests and fixtures inside one runner task per
+    # event loop, and cancels it when it closes the loop.
+    "tasks:TestRunner._run_tests_and_fixtures",
 )
-"""Thread pools that libraries own and reuse on purpose across tests."""
+"""Thread pools and tasks that libraries own and reuse on purpose across tests."""
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -156,8 +161,10 @@ def _number(value: object, source: str, kind: type[float] | type[int]) -> float:
         raise pytest.UsageError(
             f"leakbench: {source}: expected a {kind.__name__} number, got {value!r}"
         ) from None
-    if number < 0:
-        raise pytest.UsageError(f"leakbench: {source}: must not be negative, got {value!r}")
+    if number < 0 or not math.isfinite(number):
+        raise pytest.UsageError(
+            f"leakbench: {source}: expected a finite number >= 0, got {value!r}"
+        )
     return number
 
 
@@ -193,12 +200,7 @@ def resolve(config: pytest.Config) -> Settings:
     enabled: tuple[str, ...] = ()
     chosen = pick("leaks", "leaks")
     if chosen is not None:
-        value, source = chosen
-        if isinstance(value, str) and source == "--leaks" and _looks_like_path(value):
-            # ``pytest --leaks tests/``: argparse took the path as the option value.
-            config.args.append(value)
-            value = "default"
-        enabled = parse_detectors(value, source)
+        enabled = parse_detectors(*chosen)
 
     report_only = pick("leaks_report_only", "leaks_report_only")
     grace = pick("leaks_grace", "leaks_grace")
@@ -216,6 +218,39 @@ def resolve(config: pytest.Config) -> Settings:
         objects_threshold=int(_number(threshold[0], threshold[1], int)) if threshold else 100,
         full_gc=_bool(*full_gc) if full_gc else False,
     )
+
+
+def split_path_from_leaks(args: list[str], namespace: Any = None) -> None:
+    """Keep ``pytest --leaks tests/`` meaning "check tests/ for leaks".
+
+    ``--leaks`` takes an optional value, so argparse would take the path as the
+    list of detectors. When the word after a bare ``--leaks`` is not a detector
+    list but names a path, rewrite ``args`` (in place, before pytest parses them)
+    to ``--leaks=default tests/``; ``namespace`` is pytest's early parse, fixed the
+    same way so that the path's conftest files load early as usual.
+    """
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--":
+            return
+        if arg != "--leaks":
+            continue
+        value = args[i + 1]
+        if value.startswith("-") or _is_detector_list(value) or not _looks_like_path(value):
+            continue
+        args[i] = "--leaks=default"
+        if namespace is not None and getattr(namespace, "leaks", None) == value:
+            namespace.leaks = "default"
+            paths = getattr(namespace, "file_or_dir", None)
+            if isinstance(paths, list):
+                paths.insert(0, value)
+
+
+def _is_detector_list(value: str) -> bool:
+    try:
+        parse_detectors(value, "--leaks")
+    except pytest.UsageError:
+        return False
+    return True
 
 
 def _looks_like_path(value: str) -> bool:
@@ -297,4 +332,11 @@ MARKERS = (
     "(threads, tasks, processes, fds, patches, warnings, objects); all kinds when none named.",
 )
 
-__all__ = ["DEFAULT_ALLOW", "Settings", "add_options", "allow_matcher", "resolve"]
+__all__ = [
+    "DEFAULT_ALLOW",
+    "Settings",
+    "add_options",
+    "allow_matcher",
+    "resolve",
+    "split_path_from_leaks",
+]

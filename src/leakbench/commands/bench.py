@@ -1,11 +1,186 @@
-"""``leakbench bench``: placeholder until the benchmark-gate issue lands."""
+"""``leakbench bench``: measure scenarios (memray + pytest-benchmark), write results, compare.
+
+Each scenario gets a memory pass and a time pass, each in a fresh process
+(``leakbench.measure``). The results document is written atomically under
+``.leakbench/results/`` (and ``--out`` if given) only once every scenario was measured, so an
+interrupted run leaves no partial file. If a baseline exists for this environment, the run
+ends with ``leakbench compare`` and exits like it (0 ok, 1 regression, 2 bad input).
+"""
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from leakbench import store
+from leakbench.environment import environment_key
+from leakbench.measure.child import MeasurementError
+from leakbench.measure.runner import BenchOptions, iterations_for, run
+from leakbench.measure.timing import DEFAULT_BUDGET
+from leakbench.scenarios import Scenario, UnknownScenarioError, discover, select
+
+XDIST_NOTE = (
+    "note: the time pass never runs under pytest-xdist (pytest-benchmark disables itself "
+    "there); -n is ignored and scenarios are measured one process at a time"
+)
+
+
+class BenchError(click.ClickException):
+    """One-line error, exit 2 (exit 1 means "regression" to CI)."""
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``leakbench: error: <message>`` on one line to stderr."""
+        click.echo(f"leakbench: error: {self.format_message()}", file=file, err=True)
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter("must be at least 1")
+    return value
 
 
 @click.command(name="bench")
-def command() -> None:
-    """Not implemented yet."""
-    raise click.UsageError("leakbench bench is not implemented yet")
+@click.argument("names", nargs=-1, metavar="[SCENARIO]...")
+@click.option(
+    "--iterations",
+    type=int,
+    callback=_positive,
+    help="Tracked iterations per memory pass (default: the scenario's, else 50).",
+)
+@click.option("--memory-only", is_flag=True, help="Skip the time pass.")
+@click.option("--time-only", is_flag=True, help="Skip the memory pass.")
+@click.option(
+    "--suites", default="suites", show_default=True, help="Package holding scenario modules."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the results here (default: .leakbench/results/<time>-<commit>.json).",
+)
+@click.option(
+    "--time-budget",
+    type=float,
+    default=DEFAULT_BUDGET,
+    show_default=True,
+    help="Seconds of timed scenario rounds per scenario.",
+)
+@click.option("--compare/--no-compare", default=True, help="Compare with the stored baseline.")
+@click.option("-n", "--numprocesses", hidden=True, help="Ignored: see the note it prints.")
+def command(
+    names: tuple[str, ...],
+    iterations: int | None,
+    memory_only: bool,
+    time_only: bool,
+    suites: str,
+    out: Path | None,
+    time_budget: float,
+    compare: bool,
+    numprocesses: str | None,
+) -> None:
+    """Measure SCENARIOs (names or leak classes; default: all) and write a results file."""
+    if memory_only and time_only:
+        raise click.UsageError("--memory-only and --time-only exclude each other")
+    if time_budget <= 0:
+        raise click.BadParameter("must be positive", param_hint="--time-budget")
+    if numprocesses is not None or _addopts_has_xdist():
+        click.echo(XDIST_NOTE, err=True)
+    root = Path.cwd()
+    chosen = _choose(suites, root, list(names))
+    signal.signal(signal.SIGTERM, _terminate)
+    options = BenchOptions(
+        root=root,
+        suites=suites,
+        iterations=iterations,
+        memory=not time_only,
+        time=not memory_only,
+        time_budget=time_budget,
+    )
+    results = _measure(chosen, options)
+    path = store.save_results(results, root=root)
+    if out is not None:
+        store.save_results(results, root=root, out=out)
+        path = out
+    click.echo(f"results: {path} ({len(results.scenarios)} scenarios)")
+    if compare:
+        _compare(path)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (``kill``, CI cancel) unwinds like Ctrl-C: children are killed, nothing written."""
+    raise KeyboardInterrupt
+
+
+def _choose(suites: str, root: Path, names: list[str]) -> list[Scenario]:
+    try:
+        known = discover(suites, root)
+    except ImportError as exc:
+        raise BenchError(f"cannot import suites package {suites!r} from {root}: {exc}") from exc
+    try:
+        return select(known, names)
+    except UnknownScenarioError as exc:
+        raise BenchError(str(exc)) from exc
+
+
+def _addopts_has_xdist() -> bool:
+    try:
+        args = shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    except ValueError:
+        return False
+    return any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args)
+
+
+def _measure(scenarios: list[Scenario], options: BenchOptions) -> Any:
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("[bold]bench"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("", total=len(scenarios))
+
+        def progress(scenario: Scenario, step: str) -> None:
+            if step == "done":
+                bar.advance(task)
+                return
+            detail = f"{iterations_for(scenario, options.iterations)} iterations"
+            if step == "time":
+                detail = "pytest-benchmark"
+            line = f"{step} pass: {scenario.name} ({detail})"
+            bar.update(task, description=line)
+            if not console.is_terminal:  # CI logs: one plain line per step instead of a bar
+                done = int(bar.tasks[0].completed)
+                console.print(f"[{done + 1}/{len(scenarios)}] {line}", markup=False)
+
+        try:
+            results = run(scenarios, options, progress)
+        except MeasurementError as exc:
+            raise BenchError(f"{exc}; nothing was written") from exc
+        bar.update(task, description="done")
+    return results
+
+
+def _compare(results_path: Path) -> None:
+    """Run ``leakbench compare`` on the new results when a baseline exists; exit like it."""
+    key = environment_key()
+    if not store.baseline_path(key).exists():
+        click.echo(f"no baseline for {key}; `leakbench baseline save` stores these results as one")
+        return
+    try:
+        from leakbench.commands.compare import command as compare_command
+    except ImportError:  # compare not available: the results path is all we can say
+        return
+    ctx = click.get_current_context()
+    ctx.invoke(compare_command, results=results_path)

@@ -1,11 +1,137 @@
-"""``leakbench compare``: placeholder until the benchmark-gate issue lands."""
+"""``leakbench compare [BASELINE] [RESULTS]``: gate HEAD results against a baseline.
+
+Exit codes are the contract CI relies on: 0 within budget (inconclusive times
+only warn), 1 on a regression, 2 on bad input. Every bad input (missing or
+corrupt file, newer schema, unknown scenario, baseline of another environment,
+bad budget) is one line naming the file and what to do, never a traceback.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import IO, Any
+
 import click
+
+from leakbench import budgets, store
+from leakbench.compare import EnvironmentKeyError, UnknownScenarioError, compare
+from leakbench.reports import json_report, markdown, terminal
+from leakbench.results import Results, ResultsError, ResultsMissingError, load_results
+
+
+class BadInputError(click.ClickException):
+    """A one-line error for unusable input; exits 2 (click's default would be 1).
+
+    Exit 1 means "regression" to a CI job, so bad input must never share it.
+    """
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``leakbench: error: <message>`` on one line to stderr."""
+        click.echo(f"leakbench: error: {self.format_message()}", file=file, err=True)
+
+
+def load_head(path: Path | None) -> tuple[Results, Path]:
+    """RESULTS, or the latest results; bad files become :class:`BadInputError`."""
+    try:
+        if path is None:
+            return store.load_latest(), store.latest_results_path()
+        return load_results(path), path
+    except ResultsError as exc:
+        raise BadInputError(str(exc)) from exc
+
+
+def load_base(path: Path | None, key: str) -> tuple[Results, Path]:
+    """BASELINE, or the stored baseline for ``key``; bad files become :class:`BadInputError`."""
+    try:
+        if path is None:
+            return store.load_baseline(key), store.baseline_path(key)
+        return load_results(path), path
+    except ResultsMissingError as exc:
+        if path is None:
+            raise BadInputError(str(exc)) from exc
+        raise BadInputError(
+            f"{path}: no such baseline file; run `leakbench baseline save` to create one "
+            "or `leakbench baseline show` to list the stored ones"
+        ) from exc
+    except (ResultsError, ValueError) as exc:
+        raise BadInputError(str(exc)) from exc
 
 
 @click.command(name="compare")
-def command() -> None:
-    """Not implemented yet."""
-    raise click.UsageError("leakbench compare is not implemented yet")
+@click.argument("baseline", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("results", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["terminal", "markdown", "json"]),
+    default="terminal",
+    show_default=True,
+    help="terminal table, Markdown for a PR comment / $GITHUB_STEP_SUMMARY, or JSON.",
+)
+@click.option(
+    "-s",
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    metavar="NAME",
+    help="Compare only this scenario or leak class (repeatable).",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="pyproject.toml holding [tool.leakbench] budgets (default: the nearest one).",
+)
+@click.option(
+    "--allow-other-environment",
+    is_flag=True,
+    help="Compare with a baseline of another environment key (time is then not comparable).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Also show informational metrics.")
+def command(
+    baseline: Path | None,
+    results: Path | None,
+    fmt: str,
+    scenarios: tuple[str, ...],
+    config: Path | None,
+    allow_other_environment: bool,
+    verbose: bool,
+) -> None:
+    """Compare RESULTS (default: the latest run) with BASELINE (default: the stored
+    baseline for the results' environment). Exit 0 within budget, 1 on a regression,
+    2 on bad input."""
+    try:
+        budget_config = budgets.load(config)
+    except budgets.BudgetError as exc:
+        raise BadInputError(f"{exc}; fix the budget in [tool.leakbench]") from exc
+    head, head_path = load_head(results)
+    base, base_path = load_base(baseline, head.environment.key)
+    try:
+        comparison = compare(
+            base,
+            head,
+            budget_config,
+            base_label=str(base_path),
+            head_label=str(head_path),
+            scenarios=scenarios,
+            allow_other_environment=allow_other_environment,
+        )
+    except EnvironmentKeyError as exc:
+        raise BadInputError(
+            f"{base_path}: baseline is for environment {base.environment.key}, but "
+            f"{head_path} was measured in {head.environment.key}; pass "
+            f"baselines/{head.environment.key}.json, create it with `leakbench baseline save`, "
+            "or use --allow-other-environment"
+        ) from exc
+    except UnknownScenarioError as exc:
+        raise BadInputError(
+            f"{head_path}: {exc.args[0]}; pick a name from the list or drop --scenario"
+        ) from exc
+    if fmt == "json":
+        click.echo(json_report.render(comparison), nl=False)
+    elif fmt == "markdown":
+        click.echo(markdown.render(comparison, verbose), nl=False)
+    else:
+        terminal.render(comparison, terminal.console(), verbose)
+    raise SystemExit(comparison.exit_code)

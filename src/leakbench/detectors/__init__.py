@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from leakbench.detectors.base import Detector, DetectorConfig
+from leakbench.detectors.fds import FdsDetector
+from leakbench.detectors.objects import ObjectsDetector
 from leakbench.detectors.patches import PatchesDetector
+from leakbench.detectors.processes import ProcessesDetector
 from leakbench.detectors.resource_warnings import WarningsDetector
 from leakbench.detectors.tasks import TasksDetector
 from leakbench.detectors.threads import ThreadsDetector
 
 REGISTRY: dict[str, type[Detector[object]]] = {
     cls.name: cls  # type: ignore[misc]
-    for cls in (ThreadsDetector, TasksDetector, PatchesDetector, WarningsDetector)
+    for cls in (
+        ThreadsDetector,
+        TasksDetector,
+        ProcessesDetector,
+        FdsDetector,
+        PatchesDetector,
+        WarningsDetector,
+        ObjectsDetector,
+    )
 }
 
 DEFAULT: tuple[str, ...] = ("threads", "tasks", "processes", "fds", "patches", "warnings")

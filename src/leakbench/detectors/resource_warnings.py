@@ -10,11 +10,14 @@ a chained unraisable hook, and collects garbage at teardown before ``find``.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig
 from leakbench.leaks import Leak
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 @dataclass
@@ -58,7 +61,10 @@ class WarningsDetector(Detector[int]):
         self._pulled = len(log)
 
     def record_warning(self, message: str, filename: str, lineno: int, source: str) -> None:
-        details: tuple[str, ...] = (f"  at {filename}:{lineno}",)
+        if filename.startswith(_PACKAGE_DIR):  # emitted by __del__ during our collection
+            details: tuple[str, ...] = ("  raised when leakbench collected garbage at teardown",)
+        else:
+            details = (f"  at {filename}:{lineno}",)
         if source:
             details += (f"  object: {source}",)
         first = message.splitlines()[0] if message else "ResourceWarning"

@@ -1,17 +1,25 @@
 """asyncio tasks left pending by a test, and task exceptions nobody retrieved.
 
-pytest-asyncio closes each loop through ``asyncio.Runner``, which silently
-cancels leftover tasks, so the check must run when the test's coroutine has
-finished but before fixture teardown closes the loop: the checker calls
-``check_call`` right after the call phase. Tasks are found through asyncio's
-registry of all tasks of all loops, so no loop needs to be known in advance.
+pytest-asyncio (1.x), anyio's pytest plugin, ``IsolatedAsyncioTestCase`` and
+``asyncio.run`` all close their loop through ``asyncio.Runner.close``, which
+silently cancels the tasks still pending. The detector wraps that method: the
+tasks of the closing loop that are still pending (and were not asked to cancel)
+are recorded as leaks of the current test *before* they are cancelled, at the
+moment every fixture that used the loop has been torn down, so a fixture that
+cancels its own background task in its teardown is not blamed. Tasks on a loop
+that outlives the test (module- or session-scoped loops) are found after
+teardown through asyncio's registry of all tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import asyncio.runners
 import asyncio.tasks
+import contextlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from leakbench import origins
@@ -20,16 +28,28 @@ from leakbench.leaks import Leak
 
 _NEVER_RETRIEVED = "exception was never retrieved"
 
+Snapshot = tuple[frozenset[int], int]
+"""Ids of the tasks alive, and how many events were recorded, at snapshot time."""
+
 
 def _all_tasks() -> list[Any]:
     registry = getattr(asyncio.tasks, "_all_tasks", None)
-    if registry is None:  # pragma: no cover - other Python versions
+    if not registry:  # no task at all (most sync suites), or another Python version
         return []
     while True:
         try:
             return list(registry)
         except RuntimeError:  # the WeakSet changed size during iteration
             continue
+
+
+@dataclass
+class _Event:
+    """A leak seen when it happened: a task cancelled at loop close, a log record."""
+
+    leak: Leak
+    task_id: int | None = None
+    adopted: bool = False
 
 
 class _NeverRetrievedHandler(logging.Handler):
@@ -39,92 +59,119 @@ class _NeverRetrievedHandler(logging.Handler):
     record carries the task in its message, so only the formatted text is kept.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, record: Callable[[str, str], None]) -> None:
         super().__init__(level=logging.ERROR)
-        self.messages: list[str] = []
+        self._record = record
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
-        except Exception:
-            return
-        if _NEVER_RETRIEVED in message:
+            if _NEVER_RETRIEVED not in message:
+                return
             exc = record.exc_info[1] if record.exc_info else None
             detail = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
-            self.messages.append(message.splitlines()[0] + detail)
+            self._record(message, detail)
+        except Exception:
+            return
 
 
-class TasksDetector(Detector[tuple[frozenset[int], int]]):
+class TasksDetector(Detector[Snapshot]):
     name = "tasks"
     description = "asyncio tasks still pending when the test finished, unretrieved exceptions"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._handler = _NeverRetrievedHandler()
-        self._reported: set[int] = set()
+        self.events: list[_Event] = []
+        self._handler = _NeverRetrievedHandler(self._record_log)
+        self._reported_names: set[str] = set()
+        self._original_close: Callable[[Any], None] | None = None
 
     def start(self) -> None:
         logging.getLogger("asyncio").addHandler(self._handler)
+        runner = getattr(asyncio.runners, "Runner", None)
+        if runner is None or self._original_close is not None:  # pragma: no cover
+            return
+        original: Callable[[Any], None] = runner.close
+        detector = self
+
+        def close(self: Any) -> None:
+            with contextlib.suppress(Exception):  # never break the loop's shutdown
+                detector._record_closing(getattr(self, "_loop", None))
+            original(self)
+
+        close.__wrapped__ = original  # type: ignore[attr-defined]
+        self._original_close = original
+        runner.close = close
 
     def stop(self) -> None:
         logging.getLogger("asyncio").removeHandler(self._handler)
+        if self._original_close is not None:
+            asyncio.runners.Runner.close = self._original_close  # type: ignore[method-assign, assignment]
+            self._original_close = None
 
-    def snapshot(self) -> tuple[frozenset[int], int]:
-        self._reported.clear()
-        return frozenset(map(id, _all_tasks())), len(self._handler.messages)
+    def snapshot(self) -> Snapshot:
+        return frozenset(map(id, _all_tasks())), len(self.events)
 
-    def adopt(
-        self,
-        baseline: tuple[frozenset[int], int],
-        before: tuple[frozenset[int], int],
-        after: tuple[frozenset[int], int],
-    ) -> tuple[frozenset[int], int]:
-        tasks = baseline[0] | (after[0] - before[0])
-        return tasks, baseline[1] + (after[1] - before[1])
+    def adopt(self, baseline: Snapshot, before: Snapshot, after: Snapshot) -> Snapshot:
+        for event in self.events[before[1] : after[1]]:
+            event.adopted = True
+        return baseline[0] | (after[0] - before[0]), baseline[1]
 
-    def check_call(self, baseline: tuple[frozenset[int], int], allowed: AllowFn) -> list[Leak]:
-        """Run right after the call phase, while the test's loop is still open."""
-        return self._scan(baseline, allowed, include_logged=False)
-
-    def find(self, baseline: tuple[frozenset[int], int], allowed: AllowFn) -> list[Leak]:
-        return self._scan(baseline, allowed, include_logged=True)
-
-    def _scan(
-        self, baseline: tuple[frozenset[int], int], allowed: AllowFn, include_logged: bool
-    ) -> list[Leak]:
-        known, logged = baseline
+    def find(self, baseline: Snapshot, allowed: AllowFn) -> list[Leak]:
+        known, first_event = baseline
         leaks: list[Leak] = []
+        for event in self.events[first_event:]:
+            if event.adopted or (event.task_id is not None and event.task_id in known):
+                continue
+            if not allowed(event.leak):
+                leaks.append(event.leak)
         for task in _all_tasks():
-            if id(task) in known or id(task) in self._reported:
+            if id(task) in known:
                 continue
             leak = self._describe(task)
             if leak is not None and not allowed(leak):
-                self._reported.add(id(task))
+                self._reported_names.add(task.get_name())
                 leaks.append(leak)
-        if include_logged:
-            for message in self._handler.messages[logged:]:
-                leak = Leak(kind=self.name, summary=message, keys=(message,))
-                if not allowed(leak):
-                    leaks.append(leak)
         return leaks
 
-    def _describe(self, task: Any) -> Leak | None:
+    def _record_closing(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Called by ``Runner.close`` before it cancels what is left on its loop."""
+        if loop is None or loop.is_closed():
+            return
+        for task in asyncio.all_tasks(loop):
+            leak = self._describe(task, closing=True)
+            if leak is not None:
+                self.events.append(_Event(leak, task_id=id(task)))
+
+    def _record_log(self, message: str, detail: str) -> None:
+        lines = message.splitlines()
+        if any(f"name='{name}'" in message for name in self._reported_names):
+            return  # already reported as a done task that a test left behind
+        summary = lines[0] + detail
+        leak = Leak(self.name, summary, tuple(f"  {line}" for line in lines[1:3]), (summary,))
+        self.events.append(_Event(leak))
+
+    def _describe(self, task: Any, closing: bool = False) -> Leak | None:
         coro = task.get_coro()
         coro_name = getattr(coro, "__qualname__", None) or repr(coro)
+        keys = (task.get_name(), str(coro_name))
         created = origins.format_stack(origins.task_origin(task))
         details = ["created at:", *created] if created else []
         if not task.done():
+            if task.cancelling():  # asked to stop; it will at the loop's next turn
+                return None
             frame = getattr(coro, "cr_frame", None)
             if frame is not None:
                 details.append(
                     f"  waiting in {frame.f_code.co_name} "
                     f"({frame.f_code.co_filename}:{frame.f_lineno})"
                 )
+            when = " when its event loop was closed" if closing else ""
             return Leak(
                 kind=self.name,
-                summary=f"task {task.get_name()!r} running {coro_name}() is still pending",
+                summary=f"task {task.get_name()!r} running {coro_name}() was still pending{when}",
                 details=tuple(details),
-                keys=(task.get_name(), str(coro_name)),
+                keys=keys,
             )
         if task.cancelled() or not getattr(task, "_log_traceback", False):
             return None
@@ -136,5 +183,5 @@ class TasksDetector(Detector[tuple[frozenset[int], int]]):
                 f"{type(exc).__name__}: {exc} and the exception was never retrieved"
             ),
             details=tuple(details),
-            keys=(task.get_name(), str(coro_name)),
+            keys=keys,
         )

@@ -1,0 +1,350 @@
+"""Proof that the ``leakbench compare`` gate fails real regressions and never fails noise.
+
+Run: ``.venv/bin/python bench/gate_proof.py`` (about 7 minutes here; ``--quick`` for ~2).
+
+It measures small self-contained scenarios (defined below) with the real measurement
+functions (``leakbench.measure``: memray pass and pytest-benchmark pass, each in a fresh
+process, exactly as ``leakbench bench`` does) and compares the results with the real
+``leakbench.compare.compare`` under the default budgets. Each repetition measures:
+
+- **A/A**: the unchanged scenarios twice (side A, then side B, with other measurements in
+  between, like two CI runs), compared: any memory regression or time failure is a false alarm.
+- **memory sensitivity**: ``proof.retain`` keeps 4 KiB per iteration; variants keep 25% and
+  10% more. +25% must fail, +10% must pass (budget +20%).
+- **time sensitivity**: ``proof.cpu`` does a fixed amount of pure-Python work; a variant does
+  30% more. +30% must fail; the unchanged A/A pair must pass (budget +10%).
+
+On the same pairs it asks pytest-benchmark what ``--benchmark-compare-fail=mean:10%`` says,
+using pytest-benchmark's own check (``parse_compare_fail("mean:10%").fails``) on the ``mean``
+its timing pass recorded for each side: the same numbers ``--benchmark-compare`` would
+compare. Its failures on A/A pairs are false alarms.
+
+Exit status: 0 when every claim held, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from leakbench.compare import Verdict, compare
+from leakbench.environment import fingerprint
+from leakbench.measure.timing import DEFAULT_BUDGET, run_time_pass
+from leakbench.measure.worker import run_memory_pass
+from leakbench.results import Environment, Results, ScenarioResult, write_results
+from leakbench.scenarios import Iteration, Scenario
+
+PACKAGE = "leakbench_gate_proof_suites"
+SPIN = 6_000
+"""Loop steps of ``proof.cpu``: about 1 ms per iteration here, like the field notes' workload."""
+RETAIN = 4096
+"""Bytes ``proof.retain`` keeps per iteration."""
+MEMORY_ITERATIONS = 100
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+@contextmanager
+def _cpu(steps: int) -> Iterator[Iteration]:
+    """Pure-Python work proportional to ``steps``; retains nothing."""
+
+    def iteration() -> None:
+        _spin(steps)
+
+    yield iteration
+
+
+@contextmanager
+def _retain(size: int) -> Iterator[Iteration]:
+    """Keeps ``size`` bytes per iteration (an unbounded cache), plus churn that is freed."""
+    kept: list[bytearray] = []
+
+    def iteration() -> None:
+        kept.append(bytearray(size))
+        scratch = {i: str(i) for i in range(50)}
+        del scratch
+
+    yield iteration
+    kept.clear()
+
+
+@contextmanager
+def _clean() -> Iterator[Iteration]:
+    """Allocation churn only: builds and drops a dict of strings."""
+
+    def iteration() -> None:
+        table = {i: f"row-{i}" for i in range(300)}
+        del table
+
+    yield iteration
+
+
+def _scenario(name: str, session: Any) -> Scenario:
+    return Scenario(name, "proof", "clean", (), session, leaks_memory=name.startswith("proof.ret"))
+
+
+SCENARIOS = [
+    _scenario("proof.cpu", partial(_cpu, SPIN)),
+    _scenario("proof.cpu.slower30", partial(_cpu, int(SPIN * 1.3))),
+    _scenario("proof.clean", _clean),
+    _scenario("proof.retain", partial(_retain, RETAIN)),
+    _scenario("proof.retain.more25", partial(_retain, int(RETAIN * 1.25))),
+    _scenario("proof.retain.more10", partial(_retain, int(RETAIN * 1.10))),
+]
+
+
+def _write_package(root: Path) -> None:
+    """A suites package for the measurement children that re-exports ``SCENARIOS`` above."""
+    pkg = root / PACKAGE
+    pkg.mkdir()
+    here = str(Path(__file__).resolve().parent)
+    (pkg / "__init__.py").write_text(
+        f"import sys\nsys.path.insert(0, {here!r})\nfrom gate_proof import SCENARIOS\n"
+    )
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Runner:
+    """Measures scenarios by name in fresh processes and wraps them as results documents."""
+
+    root: Path
+    budget: float
+    iterations: int
+    environment: Environment
+    keep: Path | None = None
+    """Folder to keep every repetition's results in (to inspect with ``leakbench compare``)."""
+
+    def measure(self, name: str, memory: bool = True, timing: bool = True) -> ScenarioResult:
+        t0 = time.perf_counter()
+        mem = (
+            run_memory_pass(
+                name, suites=PACKAGE, root=self.root, iterations=self.iterations, capture=None
+            )
+            if memory
+            else None
+        )
+        tim = (
+            run_time_pass(name, suites=PACKAGE, root=self.root, budget=self.budget)
+            if timing
+            else None
+        )
+        print(f"  measured {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        return ScenarioResult("proof", "clean", name.startswith("proof.ret"), mem, tim)
+
+    def results(self, scenarios: dict[str, ScenarioResult]) -> Results:
+        return Results(datetime.now(UTC).isoformat(), self.environment, scenarios)
+
+
+def _renamed(variants: dict[str, ScenarioResult]) -> dict[str, ScenarioResult]:
+    """Variants under the names they stand in for, so ``leakbench compare`` pairs them."""
+    return {
+        "proof.cpu": variants["slower30"],
+        "proof.retain": variants["more25"],
+        "proof.retain.more10": variants["more10"],
+    }
+
+
+def pytest_benchmark_fails(base: ScenarioResult, head: ScenarioResult) -> bool:
+    """What ``--benchmark-compare-fail=mean:10%`` says about HEAD vs BASE (its own code)."""
+    from pytest_benchmark.utils import parse_compare_fail
+
+    assert base.time is not None and head.time is not None
+    check = parse_compare_fail("mean:10%")  # type: ignore[no-untyped-call]
+    return bool(check.fails({"mean": head.time.mean}, {"mean": base.time.mean}))
+
+
+def _verdicts(c: Any, kind: str) -> Counter[Verdict]:
+    return Counter(m.verdict for s in c.scenarios for m in s.metrics if m.kind == kind)
+
+
+@dataclass
+class Tally:
+    """Counts over all repetitions."""
+
+    reps: int = 0
+    aa_memory_regressions: int = 0
+    aa_time_failures: int = 0
+    aa_time_inconclusive: int = 0
+    aa_time_pairs: int = 0
+    aa_exit_nonzero: int = 0
+    aa_pytest_benchmark_alarms: int = 0
+    aa_mean_changes: list[float] = field(default_factory=list)
+    aa_ratio_changes: list[float] = field(default_factory=list)
+    mem25_failed: int = 0
+    mem10_passed: int = 0
+    time30_failed: int = 0
+    time30_pytest_benchmark: int = 0
+    unchanged_time_passed: int = 0
+    unchanged_pytest_benchmark_passed: int = 0
+    aa_time_inconclusive_pairing: int = 0
+    load: list[float] = field(default_factory=list)
+    """1-minute load average at the start of each repetition (2 cores here)."""
+
+
+def repetition(run: Runner, tally: Tally) -> None:
+    """One A/A pair plus the sensitivity variants, compared."""
+    tally.load.append(os.getloadavg()[0])
+    a = {
+        "proof.cpu": run.measure("proof.cpu"),
+        "proof.clean": run.measure("proof.clean"),
+        "proof.retain": run.measure("proof.retain", timing=False),
+    }
+    slower = run.measure("proof.cpu.slower30", memory=False)
+    more25 = run.measure("proof.retain.more25", timing=False)
+    more10 = run.measure("proof.retain.more10", timing=False)
+    b = {
+        "proof.cpu": run.measure("proof.cpu"),
+        "proof.clean": run.measure("proof.clean"),
+        "proof.retain": run.measure("proof.retain", timing=False),
+    }
+    tally.reps += 1
+    aa = compare(run.results(a), run.results(b))
+    if run.keep is not None:
+        named = {
+            "a": a,
+            "b": b,
+            "variants": {"slower30": slower, "more25": more25, "more10": more10},
+        }
+        for label, doc in named.items():
+            path = run.keep / f"rep{tally.reps:02d}-{label}.json"
+            write_results(run.results(doc if label != "variants" else _renamed(doc)), path)
+    for s in aa.scenarios:
+        for m in s.metrics:
+            if m.verdict is Verdict.REGRESSION:
+                print(f"  A/A FALSE ALARM {s.name} {m.metric}: {m}", file=sys.stderr)
+    tally.aa_memory_regressions += _verdicts(aa, "memory")[Verdict.REGRESSION]
+    tally.aa_time_failures += _verdicts(aa, "time")[Verdict.REGRESSION]
+    tally.aa_time_inconclusive += _verdicts(aa, "time")[Verdict.INCONCLUSIVE]
+    tally.aa_time_inconclusive_pairing += sum(
+        "reference ran" in m.note for s in aa.scenarios for m in s.metrics
+    )
+    tally.aa_exit_nonzero += aa.exit_code != 0
+    for name in ("proof.cpu", "proof.clean"):
+        tally.aa_time_pairs += 1
+        tally.aa_pytest_benchmark_alarms += pytest_benchmark_fails(a[name], b[name])
+        ta, tb = a[name].time, b[name].time
+        assert ta is not None and tb is not None
+        tally.aa_mean_changes.append(tb.mean / ta.mean - 1)
+        tally.aa_ratio_changes.append(tb.ratio_median / ta.ratio_median - 1)
+    cpu_time = [m for s in aa.scenarios if s.name == "proof.cpu" for m in s.metrics]
+    tally.unchanged_time_passed += any(
+        m.kind == "time" and m.verdict in (Verdict.OK, Verdict.IMPROVED) for m in cpu_time
+    )
+    tally.unchanged_pytest_benchmark_passed += not pytest_benchmark_fails(
+        a["proof.cpu"], b["proof.cpu"]
+    )
+
+    def gate(base: ScenarioResult, head: ScenarioResult, name: str) -> int:
+        return compare(run.results({name: base}), run.results({name: head})).exit_code
+
+    def time_only(result: ScenarioResult) -> ScenarioResult:
+        return ScenarioResult("proof", "clean", False, None, result.time)
+
+    mem25 = gate(a["proof.retain"], more25, "proof.retain")
+    mem10 = gate(a["proof.retain"], more10, "proof.retain")
+    time30 = gate(time_only(a["proof.cpu"]), time_only(slower), "proof.cpu")
+    tally.mem25_failed += mem25 == 1
+    tally.mem10_passed += mem10 == 0
+    tally.time30_failed += time30 == 1
+    tally.time30_pytest_benchmark += pytest_benchmark_fails(a["proof.cpu"], slower)
+    print(
+        f"rep {tally.reps}: exit codes A/A {aa.exit_code}, memory +25% {mem25}, "
+        f"memory +10% {mem10}, time +30% {time30}",
+        file=sys.stderr,
+    )
+
+
+def report(t: Tally, budget: float, seconds: float) -> tuple[str, bool]:
+    """A Markdown table for the README, and whether every claim held."""
+    n = t.reps
+    rows = [
+        ("A/A: memory regressions (all metrics, 3 scenarios)", f"{t.aa_memory_regressions}", "—"),
+        (
+            "A/A: time failures",
+            f"{t.aa_time_failures} of {t.aa_time_pairs} (inconclusive: {t.aa_time_inconclusive}, "
+            f"of which reference mismatch: {t.aa_time_inconclusive_pairing})",
+            f"{t.aa_pytest_benchmark_alarms} of {t.aa_time_pairs} false alarms",
+        ),
+        ("A/A: unchanged `proof.cpu` passes", f"{t.unchanged_time_passed}/{n}",
+         f"{t.unchanged_pytest_benchmark_passed}/{n}"),
+        ("memory +25% per iteration fails", f"{t.mem25_failed}/{n}", "—"),
+        ("memory +10% per iteration passes", f"{t.mem10_passed}/{n}", "—"),
+        ("time +30% fails", f"{t.time30_failed}/{n}", f"{t.time30_pytest_benchmark}/{n}"),
+    ]  # fmt: skip
+    mean = t.aa_mean_changes
+    ratio = t.aa_ratio_changes
+    lines = [
+        f"Gate proof: {n} repetitions, time budget {budget:g} s of rounds per scenario, "
+        f"{seconds / 60:.1f} min, 1-min load average {min(t.load):.1f}..{max(t.load):.1f} "
+        f"on {os.cpu_count()} CPUs.",
+        "",
+        "| claim | leakbench compare | pytest-benchmark `mean:10%` |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+        "",
+        f"A/A spread of pytest-benchmark's mean: {min(mean):+.1%} .. {max(mean):+.1%}; of "
+        f"leakbench's reference-normalised median ratio: {min(ratio):+.1%} .. {max(ratio):+.1%}.",
+    ]
+    held = (
+        t.aa_memory_regressions == 0
+        and t.aa_time_failures == 0
+        and t.mem25_failed == n
+        and t.mem10_passed == n
+        and t.time30_failed == n
+        and t.unchanged_time_passed == n
+    )
+    return "\n".join(lines), held
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repetitions", type=int, default=10)
+    parser.add_argument("--time-budget", type=float, default=DEFAULT_BUDGET)
+    parser.add_argument("--iterations", type=int, default=MEMORY_ITERATIONS)
+    parser.add_argument("--quick", action="store_true", help="3 repetitions, 1 s time budget")
+    parser.add_argument("--json", type=Path, help="also write the tally as JSON here")
+    parser.add_argument("--keep", type=Path, help="keep every repetition's results here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repetitions, args.time_budget = 3, 1.0
+    started = time.perf_counter()
+    tally = Tally()
+    with tempfile.TemporaryDirectory(prefix="leakbench-gate-proof-") as tmp:
+        root = Path(tmp)
+        _write_package(root)
+        run = Runner(root, args.time_budget, args.iterations, fingerprint(Path.cwd()), args.keep)
+        for i in range(args.repetitions):
+            print(f"repetition {i + 1}/{args.repetitions}", file=sys.stderr)
+            repetition(run, tally)
+    text, held = report(tally, args.time_budget, time.perf_counter() - started)
+    print(text)
+    print("all claims held" if held else "SOME CLAIMS FAILED")
+    if args.json:
+        args.json.write_text(json.dumps(tally.__dict__, indent=1) + "\n")
+    return 0 if held else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

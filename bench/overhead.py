@@ -1,0 +1,99 @@
+"""What ``pytest --leaks`` costs per test: a benchmark, not a test.
+
+Generates a suite of trivial tests into a temporary folder and runs it with plain
+``pytest``, with ``pytest --leaks`` and with ``pytest --threadleak``
+(pytest-threadleak, as a reference), interleaved round by round with the order
+rotated, so that machine noise hits every variant alike. Prints, per variant, the
+median wall time, the per-test overhead over plain pytest in microseconds (median
+over rounds of the same-round difference) and the median wall-time ratio.
+
+    .venv/bin/python bench/overhead.py [--tests 2000] [--rounds 5]
+
+Target for the default detectors: <= 100 us per clean test and a ratio <= 1.10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COMMON = ("-p", "no:cacheprovider", "-q", "-p", "no:xdist", "-p", "no:randomly")
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "plain": (),
+    "--leaks": ("--leaks",),
+    "--threadleak": ("--threadleak",),
+}
+TARGET_US = 100.0
+TARGET_RATIO = 1.10
+
+
+def generate(root: Path, tests: int, per_file: int = 100) -> None:
+    """``tests`` trivial tests in files of ``per_file``, and an empty pytest config."""
+    (root / "pytest.ini").write_text("[pytest]\n")
+    for start in range(0, tests, per_file):
+        count = min(per_file, tests - start)
+        body = "".join(f"def test_{start + i}():\n    assert True\n\n\n" for i in range(count))
+        (root / f"test_gen_{start // per_file:03d}.py").write_text(body)
+
+
+def run_once(root: Path, extra: tuple[str, ...], tests: int) -> float:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "LEAKBENCH_LEAKS")}
+    cmd = [sys.executable, "-m", "pytest", *COMMON, *extra, "."]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0 or f"{tests} passed" not in proc.stdout:
+        sys.exit(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=2000, help="number of generated tests")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    args = parser.parse_args(argv)
+
+    names = list(VARIANTS)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="leakbench-overhead-") as tmp:
+        root = Path(tmp)
+        generate(root, args.tests)
+        for name in names:  # warm-up: byte-code caches, page cache
+            run_once(root, VARIANTS[name], args.tests)
+        for round_no in range(args.rounds):
+            order = names[round_no % len(names) :] + names[: round_no % len(names)]
+            for name in order:
+                times[name].append(run_once(root, VARIANTS[name], args.tests))
+            print(
+                f"round {round_no + 1}/{args.rounds}: "
+                + "  ".join(f"{n} {times[n][-1]:.3f}s" for n in names),
+                flush=True,
+            )
+
+    plain = times["plain"]
+    print(f"\n{args.tests} trivial tests, {args.rounds} interleaved rounds, median over rounds")
+    print(f"{'variant':<14} {'wall s':>8} {'us/test':>9} {'ratio':>7}")
+    print(f"{'plain':<14} {statistics.median(plain):>8.3f} {'-':>9} {'-':>7}")
+    verdict = 0
+    for name in names[1:]:
+        own = times[name]
+        overhead_us = statistics.median(
+            (t - p) / args.tests * 1e6 for t, p in zip(own, plain, strict=True)
+        )
+        ratio = statistics.median(t / p for t, p in zip(own, plain, strict=True))
+        print(f"{name:<14} {statistics.median(own):>8.3f} {overhead_us:>9.1f} {ratio:>7.3f}")
+        if name == "--leaks" and (overhead_us > TARGET_US or ratio > TARGET_RATIO):
+            verdict = 1
+    met = "met" if verdict == 0 else "MISSED"
+    print(f"\ntarget for --leaks: <= {TARGET_US:.0f} us/test and ratio <= {TARGET_RATIO}: {met}")
+    return verdict
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""Verdicts of ``leakbench.compare`` on synthetic results: budgets, floor, statistics, envs."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from collections import Counter
+
+import pytest
+
+from leakbench.bootstrap import bootstrap_medians
+from leakbench.budgets import Budget, BudgetConfig, from_table
+from leakbench.compare import (
+    EnvironmentKeyError,
+    UnknownScenarioError,
+    Verdict,
+    compare,
+    memory_verdict,
+    pairing,
+    ratio_change_interval,
+    time_verdict,
+)
+from leakbench.comparison import Comparison, MetricComparison
+from leakbench.reports import json_report
+from leakbench.results import TopSite
+from test_compare_support import env, memory, results, scenario, timing
+
+
+def metric(c: Comparison, name: str, scenario_name: str = "s") -> MetricComparison:
+    (s,) = [s for s in c.scenarios if s.name == scenario_name]
+    (m,) = [m for m in s.metrics if m.metric == name]
+    return m
+
+
+# ------------------------------------------------------------------------ statistics
+
+
+@pytest.mark.parametrize("n", [4, 7, 8])
+def test_the_order_statistic_bootstrap_has_the_textbook_distribution(n: int) -> None:
+    """Few rounds: compare the probability of every possible median exactly."""
+    rng = random.Random(1)
+    data = [rng.lognormvariate(0, 0.3) for _ in range(n)]
+    draws = 20_000
+    fast = Counter(round(x, 9) for x in bootstrap_medians(data, draws, random.Random(2)))
+    slow_rng = random.Random(3)
+    slow = Counter(round(statistics.median(slow_rng.choices(data, k=n)), 9) for _ in range(draws))
+    for atom in set(fast) | set(slow):
+        assert abs(fast[atom] - slow[atom]) / draws < 0.015, atom
+
+
+@pytest.mark.parametrize("n", [41, 60, 201])
+def test_the_order_statistic_bootstrap_matches_the_textbook_quantiles(n: int) -> None:
+    rng = random.Random(1)
+    data = [rng.lognormvariate(0, 0.3) for _ in range(n)]
+    fast = sorted(bootstrap_medians(data, 4000, random.Random(2)))
+    slow_rng = random.Random(3)
+    slow = sorted(statistics.median(slow_rng.choices(data, k=n)) for _ in range(4000))
+    for q in (0.025, 0.25, 0.5, 0.75, 0.975):
+        i = int(q * 3999)
+        assert fast[i] == pytest.approx(slow[i], rel=0.03), q
+
+
+def test_the_interval_is_deterministic_for_the_same_rounds() -> None:
+    a, b = timing(1.0, seed=1).ratios, timing(1.0, seed=2).ratios
+    assert ratio_change_interval(a, b) == ratio_change_interval(a, b)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_same_distribution_rounds_give_an_interval_around_zero(seed: int) -> None:
+    point, low, high = ratio_change_interval(
+        timing(1.0, seed=seed).ratios, timing(1.0, seed=seed + 100).ratios
+    )
+    assert low < point < high
+    assert low < 0.10 and high < 0.10  # A/A never fails a 10% budget
+    assert time_verdict(low, high, 0.10) is Verdict.OK
+
+
+def test_thirty_percent_slower_rounds_give_an_interval_above_the_budget() -> None:
+    point, low, high = ratio_change_interval(timing(1.0, seed=1).ratios, timing(1.3, seed=2).ratios)
+    assert point == pytest.approx(0.3, abs=0.03)
+    assert low > 0.10
+    assert time_verdict(low, high, 0.10) is Verdict.REGRESSION
+
+
+def test_time_verdict_rules() -> None:
+    assert time_verdict(0.11, 0.2, 0.10) is Verdict.REGRESSION
+    assert time_verdict(0.05, 0.15, 0.10) is Verdict.INCONCLUSIVE
+    assert time_verdict(-0.05, 0.09, 0.10) is Verdict.OK
+    assert time_verdict(-0.3, -0.15, 0.10) is Verdict.IMPROVED
+
+
+def test_memory_verdict_needs_both_the_budget_and_the_floor() -> None:
+    floor = 64 * 1024
+    assert memory_verdict(1_000_000, 1_250_000, 0.2, floor) is Verdict.REGRESSION
+    assert memory_verdict(1_000_000, 1_100_000, 0.2, floor) is Verdict.OK
+    assert memory_verdict(100, 400, 0.2, floor) is Verdict.OK  # +300% but +300 B
+    assert memory_verdict(0, 300, 0.2, floor) is Verdict.OK
+    assert memory_verdict(0, 100_000, 0.2, floor) is Verdict.REGRESSION
+    assert memory_verdict(1_000_000, 500_000, 0.2, floor) is Verdict.IMPROVED
+    # per-iteration: 1 KiB -> 1.25 KiB over 1000 iterations is 250 KiB extra
+    assert memory_verdict(1024, 1280, 0.2, floor, scale=1000) is Verdict.REGRESSION
+    assert memory_verdict(1024, 1280, 0.2, floor, scale=10) is Verdict.OK
+
+
+# ------------------------------------------------------------------------ whole comparisons
+
+
+def test_identical_results_pass_with_exit_zero() -> None:
+    doc = results({"s": scenario(memory(1024), timing(1.0))})
+    c = compare(doc, doc)
+    assert c.exit_code == 0
+    assert {m.verdict for m in c.scenarios[0].metrics} <= {Verdict.OK, Verdict.INFO}
+
+
+def test_a_leak_growing_25_percent_per_iteration_fails_and_10_percent_passes() -> None:
+    base = results({"s": scenario(memory(4096))})
+    assert compare(base, results({"s": scenario(memory(4096 * 1.25))})).exit_code == 1
+    c = compare(base, results({"s": scenario(memory(4096 * 1.10))}))
+    assert c.exit_code == 0
+    assert metric(c, "retained_per_iteration").change == pytest.approx(0.10)
+
+
+def test_a_scenario_retaining_nothing_is_not_failed_by_300_bytes() -> None:
+    base = results({"s": scenario(memory(0.0, fixed=100))})
+    head = results({"s": scenario(memory(0.3, fixed=400))})
+    c = compare(base, head)
+    assert c.exit_code == 0
+    assert "floor" in metric(c, "retained_bytes").note
+
+
+def test_the_floor_is_configurable() -> None:
+    base = results({"s": scenario(memory(0.0, fixed=100_000))})
+    head = results({"s": scenario(memory(0.0, fixed=200_000))})
+    assert compare(base, head).exit_code == 1
+    assert compare(base, head, from_table({"memory_floor": "1MiB"})).exit_code == 0
+
+
+def test_allocation_churn_is_shown_but_does_not_gate() -> None:
+    base = results({"s": scenario(memory(allocated=10_000_000, allocations=1000))})
+    head = results({"s": scenario(memory(allocated=40_000_000, allocations=9000))})
+    c = compare(base, head)
+    assert c.exit_code == 0
+    assert metric(c, "total_allocated_bytes").verdict is Verdict.INFO
+    gated = compare(base, head, from_table({"memory_metrics": ["total_allocated_bytes"]}))
+    assert gated.exit_code == 1
+
+
+def test_time_thirty_percent_slower_fails_and_unchanged_passes() -> None:
+    base = results({"s": scenario(time=timing(1.0, seed=1))})
+    slow = compare(base, results({"s": scenario(time=timing(1.3, seed=2))}))
+    assert metric(slow, "time").verdict is Verdict.REGRESSION and slow.exit_code == 1
+    same = compare(base, results({"s": scenario(time=timing(1.0, seed=3))}))
+    assert metric(same, "time").verdict is Verdict.OK and same.exit_code == 0
+
+
+def test_a_change_near_the_budget_is_inconclusive_and_only_warns() -> None:
+    base = results({"s": scenario(time=timing(1.0, seed=1, spread=0.1))})
+    head = results({"s": scenario(time=timing(1.1, seed=2, spread=0.1))})
+    c = compare(base, head)
+    m = metric(c, "time")
+    assert m.verdict is Verdict.INCONCLUSIVE
+    assert m.interval is not None and m.interval[0] < 0.10 < m.interval[1]
+    assert c.exit_code == 0
+
+
+def test_a_reference_much_shorter_than_its_rounds_makes_time_inconclusive() -> None:
+    """Seen for real: a 0.2 ms reference after 6 ms rounds doubled the ratio of unchanged code."""
+    base = results({"s": scenario(time=timing(17.0, seed=1))})
+    head = results({"s": scenario(time=timing(33.0, seed=2, units=1))})
+    base_time = base.scenarios["s"].time
+    assert base_time is not None and pairing(base_time) == pytest.approx(1.0, rel=0.1)
+    c = compare(base, head)
+    m = metric(c, "time")
+    assert m.verdict is Verdict.INCONCLUSIVE and c.exit_code == 0
+    assert "HEAD reference ran 0.03x as long as its rounds" in m.note
+    matched = compare(base, results({"s": scenario(time=timing(33.0, seed=2))}))
+    assert metric(matched, "time").verdict is Verdict.REGRESSION
+
+
+def test_too_few_rounds_are_inconclusive() -> None:
+    base = results({"s": scenario(time=timing(1.0, n=3))})
+    head = results({"s": scenario(time=timing(2.0, n=3))})
+    assert metric(compare(base, head), "time").verdict is Verdict.INCONCLUSIVE
+
+
+def test_improvements_are_shown_not_failed() -> None:
+    base = results({"s": scenario(memory(8192), timing(1.0, seed=1))})
+    head = results({"s": scenario(memory(2048), timing(0.6, seed=2))})
+    c = compare(base, head)
+    assert metric(c, "retained_per_iteration").verdict is Verdict.IMPROVED
+    assert metric(c, "time").verdict is Verdict.IMPROVED
+    assert c.exit_code == 0
+
+
+def test_another_cpu_makes_time_not_comparable_while_memory_still_gates() -> None:
+    base = results({"s": scenario(memory(4096), timing(1.0))})
+    head = results({"s": scenario(memory(8192), timing(2.0))}, env(cpu_model="Other CPU"))
+    c = compare(base, head)
+    assert not c.time_comparable
+    assert metric(c, "time").verdict is Verdict.NOT_COMPARABLE
+    assert "cpu_model" in metric(c, "time").note
+    assert metric(c, "retained_per_iteration").verdict is Verdict.REGRESSION
+    assert c.exit_code == 1
+    assert any("memory still gates" in n for n in c.notes)
+
+
+def test_another_python_patch_release_makes_time_not_comparable() -> None:
+    base = results({"s": scenario(time=timing(1.0))})
+    head = results({"s": scenario(time=timing(3.0))}, env(python_version="3.11.10"))
+    c = compare(base, head)
+    assert metric(c, "time").verdict is Verdict.NOT_COMPARABLE
+    assert c.exit_code == 0
+
+
+def test_another_environment_key_is_refused_unless_allowed() -> None:
+    base = results({"s": scenario()})
+    head = results({"s": scenario()}, env(key="py3.12-linux-x86_64-pyalloc"))
+    with pytest.raises(EnvironmentKeyError):
+        compare(base, head)
+    assert not compare(base, head, allow_other_environment=True).time_comparable
+
+
+def test_new_and_removed_scenarios_are_listed() -> None:
+    base = results({"s": scenario(), "gone": scenario()})
+    head = results({"s": scenario(), "fresh": scenario()})
+    c = compare(base, head)
+    assert c.new == ("fresh",) and c.removed == ("gone",)
+    assert [s.name for s in c.scenarios] == ["s"]
+    assert c.exit_code == 0
+
+
+def test_a_missing_pass_is_not_comparable_and_never_fails() -> None:
+    base = results({"s": scenario(memory(4096))})
+    head_doc = scenario(memory(4096))
+    head = results({"s": type(head_doc)("threads", "clean", False, head_doc.memory, None)})
+    c = compare(base, head)
+    assert metric(c, "time").verdict is Verdict.NOT_COMPARABLE and c.exit_code == 0
+
+
+def test_different_iteration_counts_compare_only_per_iteration_memory() -> None:
+    base = results({"s": scenario(memory(4096, iterations=1000))})
+    head = results({"s": scenario(memory(8192, iterations=500))})
+    c = compare(base, head)
+    assert metric(c, "retained_bytes").verdict is Verdict.NOT_COMPARABLE
+    assert metric(c, "retained_per_iteration").verdict is Verdict.REGRESSION
+
+
+def test_an_override_with_a_reason_turns_a_regression_into_accepted() -> None:
+    config = from_table(
+        {"scenarios": {"s": {"memory_budget": 0.5, "reason": "pool grows until #12"}}}
+    )
+    base = results({"s": scenario(memory(4096))})
+    c = compare(base, results({"s": scenario(memory(4096 * 1.3))}), config)
+    m = metric(c, "retained_per_iteration")
+    assert m.verdict is Verdict.ACCEPTED and m.note == "accepted: pool grows until #12"
+    assert m.budget == 0.5 and c.exit_code == 0
+    worse = compare(base, results({"s": scenario(memory(4096 * 1.8))}), config)
+    assert metric(worse, "retained_per_iteration").verdict is Verdict.REGRESSION
+    assert "pool grows" in metric(worse, "retained_per_iteration").note
+
+
+def test_an_override_applies_only_to_its_scenario() -> None:
+    config = from_table({"scenarios": {"a": {"memory_budget": 1.0}}})
+    base = results({"a": scenario(memory(4096)), "b": scenario(memory(4096))})
+    head = results({"a": scenario(memory(6000)), "b": scenario(memory(6000))})
+    c = compare(base, head, config)
+    assert metric(c, "retained_per_iteration", "a").verdict is Verdict.OK
+    assert metric(c, "retained_per_iteration", "b").verdict is Verdict.REGRESSION
+
+
+def test_a_time_override_with_a_reason_is_accepted() -> None:
+    config = BudgetConfig(scenarios={"s": {"time_budget": 0.6, "reason": "new feature"}})
+    base = results({"s": scenario(time=timing(1.0, seed=1))})
+    c = compare(base, results({"s": scenario(time=timing(1.3, seed=2))}), config)
+    assert metric(c, "time").verdict is Verdict.ACCEPTED and c.exit_code == 0
+
+
+def test_an_override_for_an_unknown_scenario_is_noted() -> None:
+    config = from_table({"scenarios": {"typo.leaky": {"memory_budget": 1.0}}})
+    doc = results({"s": scenario()})
+    assert any("typo.leaky" in n for n in compare(doc, doc, config).notes)
+
+
+def test_most_regressed_scenarios_come_first() -> None:
+    base = results({n: scenario(memory(4096)) for n in ("a", "b", "c")})
+    head = results(
+        {"a": scenario(memory(4096)), "b": scenario(memory(6000)), "c": scenario(memory(9000))}
+    )
+    c = compare(base, head)
+    assert [s.name for s in c.scenarios] == ["c", "b", "a"]
+    assert c.scenarios[0].metrics[0].verdict is Verdict.REGRESSION
+
+
+def test_scenario_selection_by_name_or_leak_class() -> None:
+    base = results({"s": scenario(), "t": scenario(leak_class="tasks")})
+    assert [s.name for s in compare(base, base, scenarios=["tasks"]).scenarios] == ["t"]
+    with pytest.raises(UnknownScenarioError, match="nope"):
+        compare(base, base, scenarios=["nope"])
+
+
+def test_the_json_document_is_strict_json() -> None:
+    base = results({"s": scenario(memory(0.0, fixed=0))})
+    site = TopSite("leaky.py:12 grow", 300_000, 3)
+    head = results({"s": scenario(memory(0.0, fixed=300_000, sites=(site,)))})
+    doc = json.loads(json_report.render(compare(base, head)))
+    assert doc["schema"] == "leakbench-comparison"
+    assert doc["summary"]["exit_code"] == 1
+    (retained,) = [m for m in doc["scenarios"][0]["metrics"] if m["metric"] == "retained_bytes"]
+    assert retained["change"] is None and retained["verdict"] == "regression"
+    assert doc["scenarios"][0]["top_sites"][0]["location"] == "leaky.py:12 grow"
+
+
+def test_budget_default_is_the_documented_one() -> None:
+    assert Budget() == Budget(memory=0.2, time=0.1, memory_floor=65536)

@@ -1,0 +1,99 @@
+"""``leakbench bench`` end to end on the demo suite: results written, bad names refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leakbench.results import load_results
+from test_measure_support import write_demo_suite
+
+SUITE = "leakbench_demo_suites"
+
+
+def bench(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    return subprocess.run(
+        [sys.executable, "-m", "leakbench", "bench", "--suites", SUITE, *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+@pytest.fixture
+def demo_root(tmp_path: Path) -> Path:
+    write_demo_suite(tmp_path)
+    return tmp_path
+
+
+def test_bench_writes_a_results_file_with_both_passes(demo_root: Path) -> None:
+    out = bench(demo_root, "grow", "--time-budget", "0.2", "--out", "r.json", "-n", "2")
+    assert out.returncode == 0, out.stderr
+    assert "time pass never runs under pytest-xdist" in out.stderr
+    assert "results: r.json (2 scenarios)" in out.stdout
+    assert "no baseline for py" in out.stdout
+    results = load_results(demo_root / "r.json")
+    assert set(results.scenarios) == {"grow.leaky", "grow.clean"}
+    leaky = results.scenarios["grow.leaky"]
+    assert leaky.memory is not None and leaky.time is not None
+    assert leaky.memory.iterations == 8  # the scenario's bench_iterations
+    assert leaky.memory.retained_per_iteration > 10 * 1024
+    assert leaky.memory.capture == str(demo_root / ".leakbench" / "captures" / "grow.leaky.bin")
+    latest = demo_root / ".leakbench" / "results" / "latest.json"
+    assert json.loads(latest.read_text()) == json.loads((demo_root / "r.json").read_text())
+
+
+def test_memory_only_skips_the_time_pass(demo_root: Path) -> None:
+    out = bench(demo_root, "grow.clean", "--memory-only", "--iterations", "3", "--no-compare")
+    assert out.returncode == 0, out.stderr
+    results = load_results(demo_root / ".leakbench" / "results" / "latest.json")
+    (result,) = results.scenarios.values()
+    assert result.time is None
+    assert result.memory is not None and result.memory.iterations == 3
+
+
+def test_an_unknown_scenario_is_one_line_listing_the_known_ones(demo_root: Path) -> None:
+    out = bench(demo_root, "nope")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "unknown scenario 'nope'" in lines[0]
+    assert "grow.clean" in lines[0] and "grow.leaky" in lines[0]
+
+
+def test_a_scenario_that_fails_writes_nothing_and_exits_2(demo_root: Path) -> None:
+    out = bench(demo_root, "broken", "--memory-only")
+    assert out.returncode == 2
+    assert "memory pass of broken.clean" in out.stderr
+    assert "nothing was written" in out.stderr
+    assert not (demo_root / ".leakbench" / "results").exists()
+
+
+def test_bench_ends_with_compare_and_exits_like_it(demo_root: Path) -> None:
+    first = bench(demo_root, "grow.leaky", "--memory-only")
+    assert first.returncode == 0, first.stderr
+    saved = subprocess.run(
+        [sys.executable, "-m", "leakbench", "baseline", "save"],
+        cwd=demo_root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "saved baselines/" in saved.stdout
+    same = bench(demo_root, "grow.leaky", "--memory-only")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "within budget" in same.stdout
+    module = demo_root / SUITE / "demo.py"
+    module.write_text(
+        module.read_text().replace("bytearray(LEAK_BYTES)", "bytearray(3 * LEAK_BYTES)")
+    )
+    worse = bench(demo_root, "grow.leaky", "--memory-only")
+    assert worse.returncode == 1, worse.stdout + worse.stderr

@@ -1,0 +1,105 @@
+"""The ``leakbench`` fixture and marker measure ordinary tests (pytester, in subprocesses)."""
+
+from __future__ import annotations
+
+import pytest
+
+from leakbench.results import load_results
+
+TESTS = """
+import pytest
+
+HELD = []
+
+
+def grow():
+    HELD.append(bytearray(10240))
+
+
+def test_fixture_measures_the_function(leakbench):
+    assert leakbench(grow) is None
+
+
+@pytest.mark.leakbench(iterations=6, seconds=0.1, memory_budget=0.5)
+def test_marker_measures_the_body():
+    [str(i) for i in range(100)]
+
+
+def test_unmeasured():
+    pass
+"""
+
+PLUGIN = ("-p", "leakbench.bench_fixture", "-p", "no:randomly", "-p", "no:cacheprovider")
+
+
+@pytest.fixture(autouse=True)
+def not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When make test runs us under -n 2, the inner pytest must not think it is a worker
+    (pytest-benchmark reads PYTEST_XDIST_WORKER and would disable itself)."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_marked_and_fixture_tests_are_measured_into_one_results_file(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_demo=TESTS)
+    result = pytester.runpytest_subprocess(
+        *PLUGIN, "--leakbench-bench=out.json", "--leakbench-iterations=5", "--leakbench-seconds=0.1"
+    )
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["leakbench: measured 2 tests -> *out.json"])
+    results = load_results(pytester.path / "out.json")
+    fixture = results.scenarios["test_demo.py::test_fixture_measures_the_function"]
+    marker = results.scenarios["test_demo.py::test_marker_measures_the_body"]
+    assert set(results.scenarios) == {
+        "test_demo.py::test_fixture_measures_the_function",
+        "test_demo.py::test_marker_measures_the_body",
+    }
+    assert fixture.memory is not None and fixture.memory.iterations == 5
+    assert fixture.memory.retained_per_iteration >= 10240
+    assert fixture.time is not None and len(fixture.time.rounds) >= 10
+    assert marker.memory is not None and marker.memory.iterations == 6
+    assert abs(marker.memory.retained_per_iteration) < 64
+    assert marker.budget == {"memory_budget": 0.5}
+
+
+def test_without_the_option_the_tests_just_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_demo=TESTS)
+    result = pytester.runpytest_subprocess(*PLUGIN)
+    result.assert_outcomes(passed=3)
+    assert "leakbench: measured" not in result.stdout.str()
+    assert not (pytester.path / ".leakbench").exists()
+
+
+def test_a_bad_marker_argument_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.leakbench(iteratoins=5)
+        def test_typo():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_typo*unknown key(s) iteratoins*"])
+
+
+def test_under_xdist_memory_is_measured_per_worker_and_time_is_skipped(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_demo=TESTS)
+    result = pytester.runpytest_subprocess(
+        *PLUGIN, "-n", "2", "--leakbench-bench=out.json", "--leakbench-iterations=5"
+    )
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["leakbench: time pass skipped: *xdist*per worker"])
+    files = sorted(pytester.path.glob("out.gw*.json"))
+    assert files, "no per-worker results"
+    measured = {}
+    for path in files:
+        measured.update(load_results(path).scenarios)
+    assert len(measured) == 2
+    assert all(r.time is None and r.memory is not None for r in measured.values())

@@ -1,0 +1,77 @@
+"""A tiny scenario package for the measurement tests (no tests here).
+
+Written into a temp directory so that the tests do not depend on the real suites, and so
+that each test knows exactly what its scenarios allocate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEMO_PACKAGE = "leakbench_demo_suites"
+LEAK_BYTES = 10 * 1024
+
+_MODULE = '''\
+"""Demo scenarios: one retains LEAK_BYTES per iteration, one churns and frees everything."""
+import json
+import threading
+from contextlib import contextmanager
+
+from leakbench.scenarios import Scenario
+
+LEAK_BYTES = {leak}
+HELD = []
+
+
+def _churn():
+    json.dumps({{"a": [str(i) * 3 for i in range(500)]}})
+
+
+@contextmanager
+def _leaky():
+    def iteration():
+        HELD.append(bytearray(LEAK_BYTES))  # the leaking line
+        _churn()
+
+    yield iteration
+
+
+@contextmanager
+def _clean():
+    yield _churn
+
+
+@contextmanager
+def _broken():
+    def iteration():
+        raise RuntimeError("the demo scenario broke")
+
+    yield iteration
+
+
+@contextmanager
+def _stuck():
+    def iteration():
+        # A non-daemon thread that never ends: the child must still exit.
+        threading.Thread(target=threading.Event().wait, name="stuck").start()
+
+    yield iteration
+
+
+SCENARIOS = [
+    Scenario("grow.leaky", "grow", "leaky", (), _leaky, leaks_memory=True, bench_iterations=8),
+    Scenario("grow.clean", "grow", "clean", (), _clean, bench_iterations=8),
+    Scenario("broken.clean", "broken", "clean", (), _broken),
+    Scenario("stuck.leaky", "stuck", "leaky", (), _stuck, bench_iterations=4,
+             time_max_iterations=20),
+]
+'''
+
+
+def write_demo_suite(root: Path) -> str:
+    """Create the demo package under ``root``; return its import name."""
+    package = root / DEMO_PACKAGE
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "demo.py").write_text(_MODULE.format(leak=LEAK_BYTES))
+    return DEMO_PACKAGE

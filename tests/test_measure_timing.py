@@ -1,0 +1,87 @@
+"""The time pass runs real pytest-benchmark, outside xdist, with the reference interleaved."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from leakbench.measure import timing
+from leakbench.measure.child import MeasurementError
+from leakbench.measure.reference import reference_unit, run_reference
+from test_measure_support import write_demo_suite
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("demo")
+    write_demo_suite(root)
+    return root
+
+
+def test_rounds_and_reference_rounds_are_paired(
+    demo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if leakbench bench ran inside an xdist worker with -n in PYTEST_ADDOPTS: the child
+    # must not inherit either, or pytest-benchmark would disable itself and time nothing.
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-n 2")
+    result = timing.run_time_pass(
+        "grow.clean", suites="leakbench_demo_suites", root=demo_root, budget=0.2, timeout=120
+    )
+    n = len(result.rounds)
+    assert timing.MIN_ROUNDS <= n <= timing.MAX_ROUNDS
+    assert len(result.reference_rounds) == len(result.ratios) == n
+    assert all(r > 0 for r in result.rounds + result.reference_rounds)
+    for r, ref, ratio in zip(result.rounds, result.reference_rounds, result.ratios, strict=True):
+        assert ratio == pytest.approx(r / ref)
+    assert result.median == pytest.approx(statistics.median(result.rounds))
+    assert result.min == min(result.rounds)
+    assert result.ratio_median == pytest.approx(statistics.median(result.ratios))
+    assert result.iterations_per_round >= 1 and result.reference_units_per_round >= 1
+    assert n * result.iterations_per_round <= 2000
+
+
+def test_a_leaky_scenario_is_capped_and_cannot_hang_the_pass(demo_root: Path) -> None:
+    result = timing.run_time_pass(
+        "stuck.leaky",
+        suites="leakbench_demo_suites",
+        root=demo_root,
+        budget=0.2,
+        max_iterations=20,
+        timeout=60,
+    )
+    assert len(result.rounds) * result.iterations_per_round <= 20
+
+
+def test_a_failing_scenario_names_the_error(demo_root: Path) -> None:
+    with pytest.raises(MeasurementError, match=r"time pass of broken\.clean: .*demo scenario"):
+        timing.run_time_pass(
+            "broken.clean", suites="leakbench_demo_suites", root=demo_root, budget=0.1
+        )
+
+
+@pytest.mark.parametrize(
+    ("per_iteration", "cap", "iterations", "rounds"),
+    [
+        (0.1, 2000, 1, 20),  # slow: one call per round, budget / cost rounds
+        (1.0, 2000, 1, 10),  # slower than the budget allows: still MIN_ROUNDS
+        (1e-3, 2000, 10, 200),  # fast: longer rounds rather than more than MAX_ROUNDS
+        (1e-5, 2000, 100, 20),  # very fast: rounds of >= 1 ms, within the cap
+        (1e-4, 200, 10, 20),  # leaky default cap
+        (1e-6, 200, 20, 10),  # cap below MIN_ROUNDS x min-round iterations
+    ],
+)
+def test_the_round_plan_follows_budget_floor_and_cap(
+    per_iteration: float, cap: int, iterations: int, rounds: int
+) -> None:
+    plan = timing.plan_rounds(per_iteration, 2.0, cap, unit_seconds=1.5e-5)
+    assert (plan.iterations, plan.rounds) == (iterations, rounds)
+    if per_iteration < 1.0:
+        assert plan.iterations * plan.rounds <= cap
+
+
+def test_the_reference_workload_is_deterministic() -> None:
+    assert reference_unit() == reference_unit()
+    assert run_reference(3) == reference_unit() ^ reference_unit() ^ reference_unit()
