@@ -35,7 +35,10 @@ def demo_root(tmp_path: Path) -> Path:
 
 
 def test_bench_writes_a_results_file_with_both_passes(demo_root: Path) -> None:
-    out = bench(demo_root, "grow", "--time-budget", "0.2", "--out", "r.json", "-n", "2")
+    out = bench(
+        demo_root, "grow", "--time-budget", "0.2", "--time-processes", "2", "--out", "r.json",
+        "-n", "2",
+    )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "time pass never runs under pytest-xdist" in out.stderr
     assert "results: r.json (2 scenarios)" in out.stdout
@@ -46,6 +49,9 @@ def test_bench_writes_a_results_file_with_both_passes(demo_root: Path) -> None:
     assert leaky.memory is not None and leaky.time is not None
     assert leaky.memory.iterations == 8  # the scenario's bench_iterations
     assert leaky.memory.retained_per_iteration > 10 * 1024
+    assert len(leaky.time.process_rounds) == 2  # the same plan in two fresh processes
+    assert sum(leaky.time.process_rounds) == len(leaky.time.rounds)
+    assert leaky.time.process_rounds[0] == leaky.time.process_rounds[1]
     assert leaky.memory.capture == str(demo_root / ".leakbench" / "captures" / "grow.leaky.bin")
     latest = demo_root / ".leakbench" / "results" / "latest.json"
     assert json.loads(latest.read_text()) == json.loads((demo_root / "r.json").read_text())

@@ -10,6 +10,7 @@ import pytest
 from leakbench.measure import timing
 from leakbench.measure.child import MeasurementError
 from leakbench.measure.reference import reference_unit, run_reference
+from leakbench.results import TimeResult
 from test_measure_support import write_demo_suite
 
 
@@ -85,3 +86,30 @@ def test_the_round_plan_follows_budget_floor_and_cap(
 def test_the_reference_workload_is_deterministic() -> None:
     assert reference_unit() == reference_unit()
     assert run_reference(3) == reference_unit() ^ reference_unit() ^ reference_unit()
+
+
+def test_pooled_processes_keep_every_round_and_their_origin() -> None:
+    def part(rounds: list[float]) -> TimeResult:
+        reference = [1e-5] * len(rounds)
+        return TimeResult(
+            rounds=rounds,
+            reference_rounds=reference,
+            ratios=[r / 1e-5 for r in rounds],
+            median=statistics.median(rounds),
+            mean=statistics.fmean(rounds),
+            min=min(rounds),
+            stddev=0.0,
+            reference_median=1e-5,
+            ratio_median=statistics.median(rounds) / 1e-5,
+            iterations_per_round=4,
+            reference_units_per_round=7,
+            process_rounds=[len(rounds)],
+        )
+
+    pooled = timing.pool([part([1e-3, 2e-3]), part([3e-3, 4e-3, 5e-3])])
+    assert pooled.rounds == [1e-3, 2e-3, 3e-3, 4e-3, 5e-3]
+    assert pooled.process_rounds == [2, 3]
+    assert pooled.median == 3e-3 and pooled.min == 1e-3
+    assert pooled.ratio_median == pytest.approx(300.0)
+    assert pooled.stddev == pytest.approx(statistics.stdev(pooled.rounds))
+    assert timing.plan_of(part([1e-3] * 12)) == timing.Plan(4, 12, 7)

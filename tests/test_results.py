@@ -48,6 +48,7 @@ def make_results(key: str = "py3.11-linux-x86_64-pyalloc") -> R.Results:
         reference_median=1e-3,
         ratio_median=1.05,
         iterations_per_round=3,
+        process_rounds=[2],
     )
     return R.Results(
         created="2026-11-21T20:00:00+00:00",
@@ -140,3 +141,19 @@ def test_time_is_comparable_only_on_the_same_cpu() -> None:
     other = R.Environment(**{**env.__dict__, "cpu_model": "Other CPU"})
     assert env.time_comparable(env)
     assert not env.time_comparable(other)
+
+
+def test_process_rounds_must_add_up_to_the_rounds() -> None:
+    doc = make_results().to_dict()
+    doc["scenarios"]["demo.leaky"]["time"]["process_rounds"] = [1, 5]
+    with pytest.raises(R.ResultsInvalidError, match=r"process_rounds: adds up to 6, not 2"):
+        R.parse_results(doc)
+
+
+def test_fields_added_within_version_1_are_optional() -> None:
+    doc = make_results().to_dict()
+    for field in ("reference_units_per_round", "process_rounds"):
+        del doc["scenarios"]["demo.leaky"]["time"][field]
+    del doc["scenarios"]["demo.leaky"]["budget"]
+    time = R.parse_results(doc).scenarios["demo.leaky"].time
+    assert time is not None and time.process_rounds == [] and time.reference_units_per_round == 1

@@ -57,7 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = resolved
     if not resolved.active:
         return
-    config.pluginmanager.register(LeakSummary(config), "leakbench-summary")
+    summary = LeakSummary()
+    config.pluginmanager.register(summary, "leakbench-summary")
     if _is_xdist_controller(config):
         return
     checker = LeakChecker(resolved)
@@ -69,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
         previous = sys.unraisablehook
         sys.unraisablehook = _chained_unraisable_hook(checker, previous)
         config.add_cleanup(lambda: setattr(sys, "unraisablehook", previous))
-    config.pluginmanager.register(LeakCheck(config, checker), "leakbench-check")
+    config.pluginmanager.register(LeakCheck(checker, summary), "leakbench-check")
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
@@ -100,10 +101,12 @@ def pytest_collection_modifyitems(
 class LeakCheck:
     """Checks every test of this process; its hooks wrap each test's life."""
 
-    def __init__(self, config: pytest.Config, checker: LeakChecker) -> None:
-        self.config = config
+    def __init__(self, checker: LeakChecker, summary: LeakSummary) -> None:
         self.checker = checker
+        self.summary = summary
         self.report_only = checker.settings.report_only
+        self._item: pytest.Item | None = None
+        """The test being run (one at a time per process)."""
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(
@@ -111,16 +114,40 @@ class LeakCheck:
     ) -> Generator[None, object, object]:
         checker = self.checker
         skip = item.stash.get(ALLOWED_KINDS, ())
-        with _capture_warnings(checker) as forward:
+        detector = checker.warnings
+        self._item = item
+        if detector is None:
+            item.stash[STATE] = checker.begin(skip)
+            try:
+                return (yield)
+            finally:
+                self._end(item)
+        # One capture spans setup, call and teardown, nested inside pytest's own,
+        # so that fixtures like ``recwarn`` that span phases keep working.
+        with warnings.catch_warnings(record=True) as log:
+            warnings.simplefilter("always", ResourceWarning)
+            detector.attach(log)
             item.stash[STATE] = checker.begin(skip)
             try:
                 result = yield
             finally:
-                if checker.warnings is not None:
-                    checker.warnings.attach(None)
-                del item.stash[STATE]
-        _forward_warnings(forward)
+                self._end(item)
+                detector.attach(None)
+        if log:
+            _forward_warnings(log)
         return result
+
+    def _end(self, item: pytest.Item) -> None:
+        self._item = None
+        state = item.stash[STATE]
+        del item.stash[STATE]
+        if not state.finished:
+            # A fixture's teardown raised, so pytest skipped our teardown hook:
+            # check now; the teardown report is gone, the summary still lists it.
+            with contextlib.suppress(Exception):
+                leaks = self.checker.finish(state)
+                if leaks:
+                    self.summary.results.append((item.nodeid, leaks))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
@@ -150,24 +177,27 @@ class LeakCheck:
             self.checker.collect_garbage(state)
         self.checker.finish(state)
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # tryfirst: a leak turns the teardown report into an error before the
+        # terminal, junitxml or an xdist worker read it. (A makereport wrapper
+        # would do the same at three hook calls more per test.)
+        item = self._item
+        if item is None or report.nodeid != item.nodeid:
+            return
         state = item.stash.get(STATE, None)
         if state is None:
-            return report
-        if call.when == "teardown":
-            if state.leaks:
-                self._attach(item, report, state.leaks)
-        elif call.excinfo is not None:
-            state.failed = True
-        return report
+            return
+        if report.when != "teardown":
+            if not report.passed:  # it raised: failed, skipped or xfailed
+                state.failed = True
+        elif state.leaks:
+            with contextlib.suppress(Exception):
+                self._attach(report, state.leaks)
 
-    def _attach(self, item: pytest.Item, report: pytest.TestReport, leaks: list[Leak]) -> None:
+    def _attach(self, report: pytest.TestReport, leaks: list[Leak]) -> None:
         setattr(report, REPORT_ATTR, [leak.to_dict() for leak in leaks])
-        text = format_section(item.nodeid, leaks)
+        text = format_section(report.nodeid, leaks)
         counted = any(leak.counts for leak in leaks)
         if counted and not self.report_only and report.passed:
             report.outcome = "failed"
@@ -180,7 +210,7 @@ class LeakSummary:
     """Collects the leak reports (also those coming from xdist workers) and
     prints the end-of-run summary."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self) -> None:
         self.results: list[tuple[str, list[Leak]]] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -204,29 +234,8 @@ def _current_state(request: Any) -> TestState | None:
     return None if stash is None else stash.get(STATE, None)
 
 
-@contextlib.contextmanager
-def _capture_warnings(checker: LeakChecker) -> Generator[list[warnings.WarningMessage]]:
-    """Record ResourceWarnings for the warnings detector; pass the others on.
-
-    One capture spans setup, call and teardown, nested inside pytest's own, so
-    that fixtures like ``recwarn`` that span phases keep working.
-    """
-    forward: list[warnings.WarningMessage] = []
-    detector = checker.warnings
-    if detector is None:
-        yield forward
-        return
-    with warnings.catch_warnings(record=True) as log:
-        warnings.simplefilter("always", ResourceWarning)
-        detector.attach(log)
-        try:
-            yield forward
-        finally:
-            forward.extend(m for m in log if not issubclass(m.category, ResourceWarning))
-
-
 def _forward_warnings(messages: list[warnings.WarningMessage]) -> None:
-    """Hand captured non-resource warnings to pytest's own capture, unfiltered.
+    """Hand captured warnings other than ResourceWarning to pytest's own capture.
 
     They already went through the filters once; filtering again would drop those
     under a ``once`` action. ``warnings._showwarnmsg`` is what ``warn`` calls
@@ -234,6 +243,8 @@ def _forward_warnings(messages: list[warnings.WarningMessage]) -> None:
     """
     show = getattr(warnings, "_showwarnmsg", None)
     for msg in messages:
+        if issubclass(msg.category, ResourceWarning):
+            continue
         with contextlib.suppress(Exception):
             if show is not None:
                 show(msg)

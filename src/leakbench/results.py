@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from leakbench.atomic import write_json_atomic
+from leakbench.jsonfields import NUMBER, FieldError, get_field, numbers, optional
 
 SCHEMA = "leakbench-results"
 SCHEMA_VERSION = 1
@@ -171,6 +172,12 @@ class TimeResult:
     """Calls of the iteration per round (pytest-benchmark's ``iterations``)."""
     reference_units_per_round: int = 1
     """Reference-workload units run after each scenario round (a similar duration)."""
+    process_rounds: list[int] = field(default_factory=list)
+    """Rounds contributed by each fresh process, in order (``rounds`` concatenates them);
+    empty when unknown. Lets a comparison see between-process variation."""
+    cpu: int | None = None
+    """The CPU the time processes were pinned to (null: not pinned). Pinned and unpinned
+    times are not comparable (pinned is single-core and far steadier)."""
 
 
 @dataclass(frozen=True)
@@ -255,7 +262,7 @@ def parse_results(doc: object, path: Path | str = "<results>") -> Results:
     doc = _migrate(doc)
     try:
         return _build(doc)
-    except _FieldError as exc:
+    except FieldError as exc:
         raise ResultsInvalidError(p, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
 
 
@@ -272,82 +279,48 @@ def _migrate(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-class _FieldError(Exception):
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"{where}: {problem}")
-        self.where = where
-        self.problem = problem
-
-
-def _get(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if key not in obj:
-        raise _FieldError(f"{where}.{key}", "missing")
-    value = obj[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        raise _FieldError(f"{where}.{key}", f"expected {_kind_name(kinds)}, got a boolean")
-    if not isinstance(value, kinds):
-        raise _FieldError(f"{where}.{key}", f"expected {_kind_name(kinds)}")
-    return value
-
-
-def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "a boolean"}
-    names |= {list: "a list", dict: "an object", type(None): "null"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-_NUM = (int, float)
-
-
-def _numbers(obj: Mapping[str, Any], key: str, where: str) -> list[float]:
-    values = _get(obj, key, list, where)
-    for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, _NUM):
-            raise _FieldError(f"{where}.{key}[{i}]", "expected a number")
-    return [float(v) for v in values]
-
-
 def _build(doc: Mapping[str, Any]) -> Results:
-    env_doc = _get(doc, "environment", dict, "$")
+    env_doc = get_field(doc, "environment", dict, "$")
     env = Environment(
-        python_version=_get(env_doc, "python_version", str, "environment"),
-        implementation=_get(env_doc, "implementation", str, "environment"),
-        platform=_get(env_doc, "platform", str, "environment"),
-        machine=_get(env_doc, "machine", str, "environment"),
-        cpu_model=_get(env_doc, "cpu_model", str, "environment"),
-        cpu_count=_get(env_doc, "cpu_count", int, "environment"),
-        lock_hash=_get(env_doc, "lock_hash", str, "environment"),
-        memray_mode=_get(env_doc, "memray_mode", str, "environment"),
-        git_commit=_get(env_doc, "git_commit", str, "environment"),
-        git_dirty=_get(env_doc, "git_dirty", bool, "environment"),
-        key=_get(env_doc, "key", str, "environment"),
+        python_version=get_field(env_doc, "python_version", str, "environment"),
+        implementation=get_field(env_doc, "implementation", str, "environment"),
+        platform=get_field(env_doc, "platform", str, "environment"),
+        machine=get_field(env_doc, "machine", str, "environment"),
+        cpu_model=get_field(env_doc, "cpu_model", str, "environment"),
+        cpu_count=get_field(env_doc, "cpu_count", int, "environment"),
+        lock_hash=get_field(env_doc, "lock_hash", str, "environment"),
+        memray_mode=get_field(env_doc, "memray_mode", str, "environment"),
+        git_commit=get_field(env_doc, "git_commit", str, "environment"),
+        git_dirty=get_field(env_doc, "git_dirty", bool, "environment"),
+        key=get_field(env_doc, "key", str, "environment"),
     )
     scenarios: dict[str, ScenarioResult] = {}
-    for name, s in _get(doc, "scenarios", dict, "$").items():
+    for name, s in get_field(doc, "scenarios", dict, "$").items():
         where = f"scenarios.{name}"
         if not isinstance(s, dict):
-            raise _FieldError(where, "expected an object")
-        mem = _get(s, "memory", (dict, type(None)), where)
-        tim = _get(s, "time", (dict, type(None)), where)
+            raise FieldError(where, "expected an object")
+        mem = get_field(s, "memory", (dict, type(None)), where)
+        tim = get_field(s, "time", (dict, type(None)), where)
         scenarios[name] = ScenarioResult(
-            leak_class=_get(s, "leak_class", str, where),
-            variant=_get(s, "variant", str, where),
-            leaks_memory=_get(s, "leaks_memory", bool, where),
+            leak_class=get_field(s, "leak_class", str, where),
+            variant=get_field(s, "variant", str, where),
+            leaks_memory=get_field(s, "leaks_memory", bool, where),
             memory=None if mem is None else _build_memory(mem, f"{where}.memory"),
             time=None if tim is None else _build_time(tim, f"{where}.time"),
-            budget=_get(s, "budget", (dict, type(None)), where) if "budget" in s else None,
+            budget=optional(s, "budget", (dict, type(None)), where, None),
         )
-    return Results(created=_get(doc, "created", str, "$"), environment=env, scenarios=scenarios)
+    return Results(
+        created=get_field(doc, "created", str, "$"), environment=env, scenarios=scenarios
+    )
 
 
 def memory_from_dict(doc: object, path: Path | str = "<memory>") -> MemoryResult:
     """Validate one ``memory`` object (as written by ``dataclasses.asdict``)."""
     try:
         if not isinstance(doc, dict):
-            raise _FieldError("memory", "expected an object")
+            raise FieldError("memory", "expected an object")
         return _build_memory(doc, "memory")
-    except _FieldError as exc:
+    except FieldError as exc:
         raise ResultsInvalidError(path, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
 
 
@@ -355,68 +328,78 @@ def time_from_dict(doc: object, path: Path | str = "<time>") -> TimeResult:
     """Validate one ``time`` object (as written by ``dataclasses.asdict``)."""
     try:
         if not isinstance(doc, dict):
-            raise _FieldError("time", "expected an object")
+            raise FieldError("time", "expected an object")
         return _build_time(doc, "time")
-    except _FieldError as exc:
+    except FieldError as exc:
         raise ResultsInvalidError(path, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
 
 
 def _build_memory(m: Mapping[str, Any], where: str) -> MemoryResult:
     series: list[tuple[int, int]] = []
-    for i, point in enumerate(_get(m, "series", list, where)):
+    for i, point in enumerate(get_field(m, "series", list, where)):
         ok = isinstance(point, list) and len(point) == 2
         if not ok or not all(isinstance(v, int) and not isinstance(v, bool) for v in point):
-            raise _FieldError(f"{where}.series[{i}]", "expected [iterations, bytes] integers")
+            raise FieldError(f"{where}.series[{i}]", "expected [iterations, bytes] integers")
         series.append((point[0], point[1]))
     sites: list[TopSite] = []
-    for i, site in enumerate(_get(m, "top_sites", list, where)):
+    for i, site in enumerate(get_field(m, "top_sites", list, where)):
         w = f"{where}.top_sites[{i}]"
         if not isinstance(site, dict):
-            raise _FieldError(w, "expected an object")
+            raise FieldError(w, "expected an object")
         sites.append(
             TopSite(
-                location=_get(site, "location", str, w),
-                bytes=_get(site, "bytes", int, w),
-                count=_get(site, "count", int, w),
+                location=get_field(site, "location", str, w),
+                bytes=get_field(site, "bytes", int, w),
+                count=get_field(site, "count", int, w),
             )
         )
     return MemoryResult(
-        iterations=_get(m, "iterations", int, where),
-        warmup_iterations=_get(m, "warmup_iterations", int, where),
-        peak_bytes=_get(m, "peak_bytes", int, where),
-        total_allocated_bytes=_get(m, "total_allocated_bytes", int, where),
-        allocations=_get(m, "allocations", int, where),
-        retained_bytes=_get(m, "retained_bytes", int, where),
-        retained_per_iteration=float(_get(m, "retained_per_iteration", _NUM, where)),
+        iterations=get_field(m, "iterations", int, where),
+        warmup_iterations=get_field(m, "warmup_iterations", int, where),
+        peak_bytes=get_field(m, "peak_bytes", int, where),
+        total_allocated_bytes=get_field(m, "total_allocated_bytes", int, where),
+        allocations=get_field(m, "allocations", int, where),
+        retained_bytes=get_field(m, "retained_bytes", int, where),
+        retained_per_iteration=float(get_field(m, "retained_per_iteration", NUMBER, where)),
         series=series,
         top_sites=sites,
-        capture=_get(m, "capture", (str, type(None)), where),
+        capture=get_field(m, "capture", (str, type(None)), where),
     )
 
 
 def _build_time(t: Mapping[str, Any], where: str) -> TimeResult:
-    rounds = _numbers(t, "rounds", where)
-    reference = _numbers(t, "reference_rounds", where)
-    ratios = _numbers(t, "ratios", where)
+    rounds = numbers(t, "rounds", where)
+    reference = numbers(t, "reference_rounds", where)
+    ratios = numbers(t, "ratios", where)
     if not (len(rounds) == len(reference) == len(ratios)):
-        raise _FieldError(where, "rounds, reference_rounds and ratios differ in length")
+        raise FieldError(where, "rounds, reference_rounds and ratios differ in length")
     return TimeResult(
         rounds=rounds,
         reference_rounds=reference,
         ratios=ratios,
-        median=float(_get(t, "median", _NUM, where)),
-        mean=float(_get(t, "mean", _NUM, where)),
-        min=float(_get(t, "min", _NUM, where)),
-        stddev=float(_get(t, "stddev", _NUM, where)),
-        reference_median=float(_get(t, "reference_median", _NUM, where)),
-        ratio_median=float(_get(t, "ratio_median", _NUM, where)),
-        unit=_get(t, "unit", str, where),
-        iterations_per_round=_get(t, "iterations_per_round", int, where),
-        # Added after version 1 was first shipped: optional, 1 when absent.
-        reference_units_per_round=_get(t, "reference_units_per_round", int, where)
-        if "reference_units_per_round" in t
-        else 1,
+        median=float(get_field(t, "median", NUMBER, where)),
+        mean=float(get_field(t, "mean", NUMBER, where)),
+        min=float(get_field(t, "min", NUMBER, where)),
+        stddev=float(get_field(t, "stddev", NUMBER, where)),
+        reference_median=float(get_field(t, "reference_median", NUMBER, where)),
+        ratio_median=float(get_field(t, "ratio_median", NUMBER, where)),
+        unit=get_field(t, "unit", str, where),
+        iterations_per_round=get_field(t, "iterations_per_round", int, where),
+        # Fields added within version 1 are optional, so early files still load.
+        reference_units_per_round=optional(t, "reference_units_per_round", int, where, 1),
+        process_rounds=_process_rounds(t, len(rounds), where),
+        cpu=optional(t, "cpu", (int, type(None)), where, None),
     )
+
+
+def _process_rounds(t: Mapping[str, Any], total: int, where: str) -> list[int]:
+    """Optional (added within version 1); must add up to the number of rounds."""
+    counts = optional(t, "process_rounds", list, where, [])
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in counts):
+        raise FieldError(f"{where}.process_rounds", "expected positive integers")
+    if counts and sum(counts) != total:
+        raise FieldError(f"{where}.process_rounds", f"adds up to {sum(counts)}, not {total}")
+    return list(counts)
 
 
 # ----------------------------------------------------------------------------- writing

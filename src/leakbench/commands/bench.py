@@ -22,9 +22,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from leakbench import store
 from leakbench.environment import environment_key
-from leakbench.measure.child import MeasurementError
-from leakbench.measure.runner import BenchOptions, iterations_for, run
+from leakbench.measure.child import MeasurementError, default_cpu
+from leakbench.measure.runner import DEFAULT_TIME_PROCESSES, BenchOptions, run, steps
 from leakbench.measure.timing import DEFAULT_BUDGET
+from leakbench.results import Results
 from leakbench.scenarios import Scenario, UnknownScenarioError, discover, select
 
 XDIST_NOTE = (
@@ -72,7 +73,20 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
     type=float,
     default=DEFAULT_BUDGET,
     show_default=True,
-    help="Seconds of timed scenario rounds per scenario.",
+    help="Seconds of timed scenario rounds per scenario (the reference adds as much again).",
+)
+@click.option(
+    "--time-processes",
+    type=int,
+    default=DEFAULT_TIME_PROCESSES,
+    show_default=True,
+    callback=_positive,
+    help="Fresh processes per time pass, run in turns across scenarios; they share the budget.",
+)
+@click.option(
+    "--pin/--no-pin",
+    default=True,
+    help="Pin measurements to one CPU (default; times become far more repeatable).",
 )
 @click.option("--compare/--no-compare", default=True, help="Compare with the stored baseline.")
 @click.option("-n", "--numprocesses", hidden=True, help="Ignored: see the note it prints.")
@@ -84,6 +98,8 @@ def command(
     suites: str,
     out: Path | None,
     time_budget: float,
+    time_processes: int,
+    pin: bool,
     compare: bool,
     numprocesses: str | None,
 ) -> None:
@@ -104,6 +120,8 @@ def command(
         memory=not time_only,
         time=not memory_only,
         time_budget=time_budget,
+        time_processes=time_processes,
+        cpu=default_cpu() if pin else None,
     )
     results = _measure(chosen, options)
     path = store.save_results(results, root=root)
@@ -139,7 +157,8 @@ def _addopts_has_xdist() -> bool:
     return any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args)
 
 
-def _measure(scenarios: list[Scenario], options: BenchOptions) -> Any:
+def _measure(scenarios: list[Scenario], options: BenchOptions) -> Results:
+    """Run the passes with a progress bar (plain lines when stderr is not a terminal)."""
     console = Console(stderr=True)
     columns = (
         TextColumn("[bold]bench"),
@@ -148,27 +167,25 @@ def _measure(scenarios: list[Scenario], options: BenchOptions) -> Any:
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
     )
+    total = steps(scenarios, options)
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("", total=len(scenarios))
+        task = bar.add_task("", total=total)
+        started = 0
 
-        def progress(scenario: Scenario, step: str) -> None:
-            if step == "done":
+        def progress(line: str) -> None:
+            nonlocal started
+            if started:
                 bar.advance(task)
-                return
-            detail = f"{iterations_for(scenario, options.iterations)} iterations"
-            if step == "time":
-                detail = "pytest-benchmark"
-            line = f"{step} pass: {scenario.name} ({detail})"
+            started += 1
             bar.update(task, description=line)
             if not console.is_terminal:  # CI logs: one plain line per step instead of a bar
-                done = int(bar.tasks[0].completed)
-                console.print(f"[{done + 1}/{len(scenarios)}] {line}", markup=False)
+                console.print(f"[{started}/{total}] {line}", markup=False)
 
         try:
             results = run(scenarios, options, progress)
         except MeasurementError as exc:
             raise BenchError(f"{exc}; nothing was written") from exc
-        bar.update(task, description="done")
+        bar.update(task, completed=total, description="done")
     return results
 
 

@@ -34,7 +34,10 @@ class ThreadsDetector(Detector[frozenset[threading.Thread]]):
         return [self._describe(t) for t in found if t.is_alive()]
 
     def _describe(self, thread: threading.Thread, with_stack: bool = True) -> Leak:
-        target = qualname(getattr(thread, "_target", None) or type(thread).run)
+        function = getattr(thread, "_target", None)
+        if function is None and isinstance(thread, threading.Timer):
+            function = thread.function
+        target = qualname(function or type(thread).run)
         details: list[str] = []
         if with_stack:
             started = origins.format_stack(origins.thread_origin(thread))

@@ -5,6 +5,12 @@ scenario's threads, tasks and caches would distort the next scenario, and import
 what is already allocated. The environment is pinned (``child_env``) because string hashing
 changes dict layouts and so allocation sizes.
 
+Children are pinned to one CPU (``default_cpu``). Measured on this 2-core machine, two runs
+of the thread, httpx and learning scenarios back to back moved the reference-normalised time
+by up to +300% unpinned (a thread start/join or a loopback request costs whatever the
+cross-core wake-up costs at that moment) and by 2-11% pinned; pinned runs also spread the
+per-process medians 5-30% instead of 30-360%. Times are therefore single-core times.
+
 A leaky scenario may leave non-daemon threads or child processes behind; the child is started
 in its own session (process group) and, once it has reported, whatever is left of that group
 is killed, so a leak under measurement never outlives ``leakbench bench``.
@@ -46,10 +52,20 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def default_cpu() -> int | None:
+    """The CPU measurements are pinned to: the last one this process may use (None: no
+    pinning possible or useful, e.g. one CPU or no ``sched_setaffinity``)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    return allowed[-1] if len(allowed) > 1 else None
+
+
 def run_child(
-    argv: Sequence[str], *, cwd: Path, timeout: float, what: str
+    argv: Sequence[str], *, cwd: Path, timeout: float, what: str, cpu: int | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python argv...`` and return it; raise :class:`MeasurementError` on failure."""
+    """Run ``python argv...`` (pinned to ``cpu`` if given) and return it; raise
+    :class:`MeasurementError` on failure."""
     proc = subprocess.Popen(
         [sys.executable, *argv],
         cwd=cwd,
@@ -60,6 +76,12 @@ def run_child(
         text=True,
         start_new_session=True,
     )
+    if cpu is not None:
+        # Set from here, right after the exec: the interpreter needs milliseconds to start, so
+        # no thread of the child exists yet and all of them inherit the mask. (preexec_fn is
+        # unsafe in a parent with threads, and rich's progress bar runs one.)
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(proc.pid, {cpu})
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

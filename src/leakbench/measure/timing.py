@@ -31,7 +31,8 @@ import json
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from math import ceil
 from pathlib import Path
 from typing import Any
@@ -134,18 +135,24 @@ def benchmark_scenario(benchmark: Any, config: dict[str, Any]) -> None:
     from leakbench.scenarios import discover
 
     scenario = discover(config["suites"], Path(config["root"]))[config["scenario"]]
+    plan = Plan(**config["plan"]) if config.get("plan") else None
     with scenario.session() as iteration:
         time_interleaved(
-            benchmark, iteration, float(config["budget"]), int(config["max_iterations"])
+            benchmark, iteration, float(config["budget"]), int(config["max_iterations"]), plan
         )
 
 
 def time_interleaved(
-    benchmark: Any, iteration: Any, budget: float, max_iterations: int = DEFAULT_MAX_ITERATIONS
+    benchmark: Any,
+    iteration: Any,
+    budget: float,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+    plan: Plan | None = None,
 ) -> None:
-    """Calibrate, then time ``iteration`` with ``benchmark.pedantic``, the reference after
-    every round; the reference times go to ``benchmark.extra_info["leakbench"]``."""
-    plan = calibrate(iteration, budget, max_iterations)
+    """Calibrate (unless ``plan`` is given), then time ``iteration`` with
+    ``benchmark.pedantic``, the reference after every round; the reference times go to
+    ``benchmark.extra_info["leakbench"]``."""
+    plan = plan or calibrate(iteration, budget, max_iterations)
     reference: list[float] = []
 
     def time_reference() -> None:
@@ -176,9 +183,14 @@ def run_time_pass(
     root: Path,
     budget: float = DEFAULT_BUDGET,
     max_iterations: int = DEFAULT_MAX_ITERATIONS,
+    plan: Plan | None = None,
     timeout: float = 300.0,
+    cpu: int | None = None,
 ) -> TimeResult:
-    """Time scenario ``name`` under pytest-benchmark in a fresh process (never under xdist)."""
+    """Time scenario ``name`` under pytest-benchmark in a fresh process (never under xdist).
+
+    ``plan`` (from :func:`plan_of` of an earlier process) skips calibration, so that the
+    processes of one scenario run the same rounds and can be pooled (:func:`pool`)."""
     what = f"time pass of {name}"
     with tempfile.TemporaryDirectory(prefix="leakbench-time-") as tmp:
         d = Path(tmp)
@@ -188,6 +200,7 @@ def run_time_pass(
             "root": str(root),
             "budget": budget,
             "max_iterations": max_iterations,
+            "plan": None if plan is None else asdict(plan),
         }
         (d / "test_leakbench_time.py").write_text(_TEST_MODULE.format(config=config))
         (d / "conftest.py").write_text(_CONFTEST)
@@ -200,7 +213,7 @@ def run_time_pass(
             "-p", "no:leakbench",
             "--benchmark-json", str(out), "--benchmark-timer", "time.perf_counter",
         ]  # fmt: skip
-        run_child(argv, cwd=root, timeout=timeout, what=what)
+        run_child(argv, cwd=root, timeout=timeout, what=what, cpu=cpu)
         try:
             doc = json.loads(out.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -238,4 +251,31 @@ def time_result(doc: dict[str, Any], what: str = "time pass") -> TimeResult:
         ratio_median=statistics.median(ratios),
         iterations_per_round=int(stats["iterations"]),
         reference_units_per_round=int(extra["reference_units"]),
+        process_rounds=[len(rounds)],
+    )
+
+
+def plan_of(result: TimeResult) -> Plan:
+    """The plan a single-process result ran with (to repeat it in another process)."""
+    return Plan(result.iterations_per_round, len(result.rounds), result.reference_units_per_round)
+
+
+def pool(parts: Sequence[TimeResult]) -> TimeResult:
+    """One result from several processes' rounds (same plan), statistics over all rounds."""
+    rounds = [x for p in parts for x in p.rounds]
+    reference = [x for p in parts for x in p.reference_rounds]
+    ratios = [x for p in parts for x in p.ratios]
+    return TimeResult(
+        rounds=rounds,
+        reference_rounds=reference,
+        ratios=ratios,
+        median=statistics.median(rounds),
+        mean=statistics.fmean(rounds),
+        min=min(rounds),
+        stddev=statistics.stdev(rounds) if len(rounds) > 1 else 0.0,
+        reference_median=statistics.median(reference),
+        ratio_median=statistics.median(ratios),
+        iterations_per_round=parts[0].iterations_per_round,
+        reference_units_per_round=parts[0].reference_units_per_round,
+        process_rounds=[n for p in parts for n in p.process_rounds or [len(p.rounds)]],
     )

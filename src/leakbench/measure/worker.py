@@ -31,6 +31,7 @@ def run_memory_pass(
     capture: Path | None,
     warmup: int = DEFAULT_WARMUP,
     timeout: float = 300.0,
+    cpu: int | None = None,
 ) -> MemoryResult:
     """Measure scenario ``name`` in a fresh process; ``capture=None`` deletes the capture."""
     with tempfile.TemporaryDirectory(prefix="leakbench-mem-") as tmp:
@@ -51,6 +52,7 @@ def run_memory_pass(
             cwd=root,
             timeout=timeout,
             what=what,
+            cpu=cpu,
         )
         try:
             doc = json.loads(out.read_text(encoding="utf-8"))
