@@ -17,8 +17,8 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check src tests suites fixtures bench
-	$(BIN)/ruff format --check src tests suites fixtures bench
+	$(BIN)/ruff check src tests suites fixtures bench examples
+	$(BIN)/ruff format --check src tests suites fixtures bench examples
 
 typecheck: setup
 	$(BIN)/mypy

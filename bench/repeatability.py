@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from leakbench.measure.child import default_cpu
 from leakbench.measure.runner import iterations_for
 from leakbench.measure.worker import run_memory_pass
 from leakbench.results import MemoryResult
@@ -49,7 +50,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="processes at a time (2 adds noise)")
     parser.add_argument("--iterations", type=int)
     parser.add_argument("--suites", default="suites")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
     args = parser.parse_args()
+    cpu = None if args.no_pin else default_cpu()
     root = Path.cwd()
     scenarios = select(discover(args.suites, root), args.names)
     start = time.perf_counter()
@@ -60,7 +63,9 @@ def main() -> int:
         n = iterations_for(scenario, args.iterations)
 
         def one(_: int, name: str = scenario.name, n: int = n) -> MemoryResult:
-            return run_memory_pass(name, suites=args.suites, root=root, iterations=n, capture=None)
+            return run_memory_pass(
+                name, suites=args.suites, root=root, iterations=n, capture=None, cpu=cpu
+            )
 
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             runs = list(pool.map(one, range(args.runs)))

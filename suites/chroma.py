@@ -87,7 +87,7 @@ SCENARIOS: list[Scenario] = [
         session=lambda: _session(close=False),
         description="a PersistentClient per tenant/use, never closed",
         leaks_memory=True,
-        bench_iterations=10,
+        bench_iterations=20,
         time_max_iterations=40,
     ),
     Scenario(
@@ -97,7 +97,7 @@ SCENARIOS: list[Scenario] = [
         detectors=(),
         session=lambda: _session(close=True),
         description="client.close() after each use",
-        bench_iterations=10,
+        bench_iterations=20,
         time_max_iterations=40,
     ),
 ]

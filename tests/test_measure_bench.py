@@ -103,3 +103,22 @@ def test_bench_ends_with_compare_and_exits_like_it(demo_root: Path) -> None:
     )
     worse = bench(demo_root, "grow.leaky", "--memory-only")
     assert worse.returncode == 1, worse.stdout + worse.stderr
+
+
+def test_sigterm_during_a_pass_exits_130_and_writes_nothing(demo_root: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leakbench", "bench", "--suites", SUITE, "grow.clean",
+         "--time-budget", "60", "--no-compare"],
+        cwd=demo_root, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    with proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait until the (minute-long) time pass has started
+            if "time pass" in line:
+                break
+        proc.terminate()
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130
+    assert "interrupted; nothing was written" in rest
+    assert not (demo_root / ".leakbench" / "results").exists()

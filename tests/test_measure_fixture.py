@@ -29,7 +29,7 @@ def test_unmeasured():
     pass
 """
 
-PLUGIN = ("-p", "leakbench.bench_fixture", "-p", "no:randomly", "-p", "no:cacheprovider")
+PLUGIN = ("-p", "no:randomly", "-p", "no:cacheprovider")
 
 
 @pytest.fixture(autouse=True)

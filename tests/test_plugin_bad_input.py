@@ -6,7 +6,7 @@ import pytest
 
 from conftest import PLUGIN_INI, Run
 
-VALID = "valid names: threads, tasks, processes, fds, patches, warnings, objects"
+VALID = "valid names: threads, tasks, processes, fds, patches, warnings, objects, globals"
 
 
 @pytest.mark.parametrize(

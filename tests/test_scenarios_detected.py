@@ -7,8 +7,9 @@ project's own configuration (``filterwarnings = error`` included). Then, per
 scenario, the kinds the plugin reported (``[kind] ...`` lines in the test's
 teardown error) must be exactly the kinds the scenario declares; clean scenarios
 must pass; the end-of-run ``leakbench`` summary must list each leak under its
-kind. Kinds without a detector yet (the locator's ``globals``) are shown by the
-order-dependent pair instead.
+kind. The locator's ``globals`` leak is watched through ``leaks_globals`` in
+``[tool.leakbench]`` of ``pyproject.toml``; its order-dependent pair shows both the
+test that changed the cache and the later test that fails because of it.
 
 ``KNOWN_PLUGIN_BUGS`` lists mismatches caused by known plugin bugs. The test
 fails when one of them stops reproducing, so the list is kept honest.
@@ -146,11 +147,14 @@ def test_every_leaky_scenario_is_reported_with_its_kinds_and_clean_ones_pass(
     assert not unexpected, "\n".join(f"{n}: {why}" for n, why in unexpected.items())
     assert not fixed, f"known plugin bugs no longer reproduce, remove them: {fixed}"
 
-    # The locator leak has no detector yet: the order-dependent pair shows it.
+    # The locator pair: globals names the test that changed the cache; the next test
+    # fails because of it (and changed nothing itself).
     pair = "suites.test_locator_order"
+    leaky_configure = demo.tests[f"{pair}.TestLeakyLocator::test_configure_sandbox"]
+    assert leaky_configure.failed and leaky_configure.kinds == {"globals"}
+    assert "LeakyServiceLocator._cache changed: added 1 key ('settings')" in leaky_configure.text
     leaky_default = demo.tests[f"{pair}.TestLeakyLocator::test_default_endpoint"]
     assert leaky_default.failed and "leaked from another test" in leaky_default.text
     assert not leaky_default.kinds
     for test in ("test_configure_sandbox", "test_default_endpoint"):
         assert not demo.tests[f"{pair}.TestCleanLocator::{test}"].failed
-    assert not demo.tests[f"{pair}.TestLeakyLocator::test_configure_sandbox"].failed

@@ -60,6 +60,8 @@ class LeakChecker:
         """The last failed test left resources that its traceback may keep alive."""
         det = self.detectors.get("warnings")
         self.warnings = det if isinstance(det, WarningsDetector) else None
+        self.restores_matter = any(d.restores_matter for d in self._all)
+        """Some detector counts undoing as a change: wider fixtures' teardowns are adopted."""
 
     def start(self) -> None:
         # A session run inside another (pytester's in-process runs) leaves the
@@ -89,10 +91,12 @@ class LeakChecker:
                 state.leaks.append(_internal_error(det, exc))
         return state
 
-    def snapshot_all(self, state: TestState) -> dict[str, Any]:
+    def snapshot_all(self, state: TestState, restores: bool = False) -> dict[str, Any]:
+        """Every detector's snapshot now (with ``restores``: only detectors for which
+        undoing something is a change)."""
         snaps = {}
         for det in state.detectors:
-            if det.name in state.baselines:
+            if det.name in state.baselines and (det.restores_matter or not restores):
                 ok, snap = self._guard(det, det.snapshot, state)
                 if ok:
                     snaps[det.name] = snap

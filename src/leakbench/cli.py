@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from leakbench import __version__
-from leakbench.commands import baseline, bench, compare
+from leakbench.commands import baseline, bench, compare, workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +17,7 @@ def cli() -> None:
 cli.add_command(bench.command)
 cli.add_command(compare.command)
 cli.add_command(baseline.command)
+cli.add_command(workers.command)
 
 
 def main() -> None:

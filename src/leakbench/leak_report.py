@@ -33,6 +33,10 @@ def format_section(nodeid: str, leaks: Sequence[Leak]) -> str:
     return "\n".join(lines)
 
 
+PER_TEST_LINES = 3
+"""Summary lines per test and kind; the teardown error lists them all."""
+
+
 def summary_lines(results: Iterable[tuple[str, Sequence[Leak]]]) -> list[str]:
     """The end-of-run summary: leaking tests grouped by detector kind."""
     by_kind: dict[str, list[tuple[str, Leak]]] = defaultdict(list)
@@ -51,8 +55,15 @@ def summary_lines(results: Iterable[tuple[str, Sequence[Leak]]]) -> list[str]:
         entries = by_kind[kind]
         tests = sorted({nodeid for nodeid, _ in entries})
         lines.append(f"{kind}: {len(entries)} leak(s) in {len(tests)} test(s)")
+        shown: dict[str, int] = defaultdict(int)
         for nodeid, leak in entries:
-            lines.append(f"  {nodeid}: {leak.summary}")
+            shown[nodeid] += 1
+            if shown[nodeid] <= PER_TEST_LINES:
+                lines.append(f"  {nodeid}: {leak.summary}")
+        for nodeid in tests:
+            if shown[nodeid] > PER_TEST_LINES:
+                more = shown[nodeid] - PER_TEST_LINES
+                lines.append(f"  {nodeid}: ... and {more} more {kind} leak(s)")
     if excused:
         lines.append(f"not counted: {len(excused)}")
         lines.extend(f"  {nodeid}: [{leak.kind}] {leak.summary}" for nodeid, leak in excused)

@@ -35,6 +35,8 @@ _SKIP_PARTS = (
 _task_origins: weakref.WeakKeyDictionary[Any, Stack] = weakref.WeakKeyDictionary()
 _process_origins: dict[int, Stack] = {}
 _installed: list[tuple[object, str, object]] = []
+_users = 0
+"""Sessions using the wrappers (an in-process pytester session nests inside ours)."""
 
 
 def capture(skip: int = 1) -> Stack:
@@ -88,6 +90,8 @@ def _wrap(owner: object, attr: str, make: Callable[[Any], Any]) -> None:
 
 def install() -> None:
     """Start recording creation stacks. Idempotent."""
+    global _users
+    _users += 1
     if _installed:
         return
 
@@ -134,7 +138,11 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Put the original constructors back."""
+    """Put the original constructors back once the last user is done."""
+    global _users
+    _users = max(0, _users - 1)
+    if _users:
+        return
     while _installed:
         owner, attr, original = _installed.pop()
         setattr(owner, attr, original)

@@ -10,12 +10,15 @@ report, and a leak fails the test through its teardown report.
 This module registers two plugin objects when checking is on: ``LeakCheck`` in
 every process that runs tests (not in an xdist controller), and ``LeakSummary``
 in every process that prints the terminal summary. With checking off, nothing
-is registered and tests run at full speed.
+is registered and tests run at full speed. ``--leaks-json``, ``--leaks-rss`` and
+the memory guard work with or without checking; each registers its plugin
+objects (``run_record``, ``memory_watch``, ``xdist_support``) only when asked for.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import traceback
 import warnings
@@ -24,15 +27,17 @@ from typing import Any
 
 import pytest
 
-from leakbench import origins, settings
+from leakbench import marks, origins, run_setup, settings, xdist_support
 from leakbench.checker import LeakChecker, TestState
+from leakbench.fixture_teardowns import FixtureTeardowns
 from leakbench.leak_report import format_section, summary_lines
 from leakbench.leaks import Leak
+from leakbench.run_record import LEAKS_ATTR
 
 STATE = pytest.StashKey[TestState]()
 ALLOWED_KINDS = pytest.StashKey[tuple[str, ...]]()
 SETTINGS = pytest.StashKey[settings.Settings]()
-REPORT_ATTR = "leakbench_leaks"
+REPORT_ATTR = LEAKS_ATTR
 """Attribute of a teardown report holding its leaks as plain dicts (crosses xdist)."""
 
 
@@ -48,13 +53,22 @@ def pytest_load_initial_conftests(
     settings.split_path_from_leaks(args, early_config.known_args_namespace)
 
 
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # After xdist turned -n into --dist, before pytest-benchmark's configure warns.
+    conflict = xdist_support.benchmark_conflict(config)
+    if conflict:
+        raise pytest.UsageError(conflict)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     # trylast: pytest's own unraisable hook must be installed before we chain to it.
-    for line in settings.MARKERS:
+    for line in marks.MARKERS:
         config.addinivalue_line("markers", line)
     resolved = settings.resolve(config)
     config.stash[SETTINGS] = resolved
+    if resolved.json_path or resolved.measures_memory:
+        run_setup.register(config, resolved)
     if not resolved.active:
         return
     summary = LeakSummary()
@@ -70,14 +84,15 @@ def pytest_configure(config: pytest.Config) -> None:
         previous = sys.unraisablehook
         sys.unraisablehook = _chained_unraisable_hook(checker, previous)
         config.add_cleanup(lambda: setattr(sys, "unraisablehook", previous))
-    config.pluginmanager.register(LeakCheck(checker, summary), "leakbench-check")
+    teardowns = FixtureTeardowns(checker) if checker.restores_matter else None
+    if teardowns is not None:
+        config.pluginmanager.register(teardowns, "leakbench-fixture-teardowns")
+    config.pluginmanager.register(LeakCheck(checker, summary, teardowns), "leakbench-check")
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
     """Under xdist the controller runs no tests; its workers do the checking."""
-    is_worker = hasattr(config, "workerinput")
-    dist = getattr(config.option, "dist", "no")
-    return not is_worker and dist not in (None, "no")
+    return xdist_support.is_distributing(config)
 
 
 def pytest_collection_modifyitems(
@@ -86,7 +101,7 @@ def pytest_collection_modifyitems(
     # Bad marker arguments are usage errors, found before any test runs.
     try:
         for item in items:
-            kinds = settings.marker_kinds(item)
+            kinds = marks.marker_kinds(item)
             if kinds is not None:
                 item.stash[ALLOWED_KINDS] = kinds
     except pytest.UsageError as exc:
@@ -101,9 +116,12 @@ def pytest_collection_modifyitems(
 class LeakCheck:
     """Checks every test of this process; its hooks wrap each test's life."""
 
-    def __init__(self, checker: LeakChecker, summary: LeakSummary) -> None:
+    def __init__(
+        self, checker: LeakChecker, summary: LeakSummary, teardowns: FixtureTeardowns | None
+    ) -> None:
         self.checker = checker
         self.summary = summary
+        self.teardowns = teardowns
         self.report_only = checker.settings.report_only
         self._item: pytest.Item | None = None
         """The test being run (one at a time per process)."""
@@ -165,6 +183,14 @@ class LeakCheck:
             return (yield)
         finally:
             self.checker.adopt(state, before, self.checker.snapshot_all(state))
+            if self.teardowns is not None:  # runs first among the fixture's finalizers
+                fixturedef.addfinalizer(functools.partial(self._teardown_starts, fixturedef))
+
+    def _teardown_starts(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        item = self._item
+        state = None if item is None else item.stash.get(STATE, None)
+        if state is not None and self.teardowns is not None:
+            self.teardowns.starts(fixturedef, state)
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:

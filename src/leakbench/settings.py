@@ -21,12 +21,17 @@ from typing import Any
 import pytest
 
 from leakbench import detectors
+from leakbench.detectors.globals_state import resolve_dotted
 from leakbench.leaks import Leak
+from leakbench.memory_guard import Limits
+from leakbench.rss import total_ram
+from leakbench.sizes import parse_size
 
 HELP_LEAKS = (
     "check every test for leaks. Optionally a comma-separated list of detectors "
-    "(default: threads,tasks,processes,fds,patches,warnings; opt-in: objects). "
-    "'all' selects every detector; 'false' turns checking off."
+    "(default: threads,tasks,processes,fds,patches,warnings; opt-in: objects, globals; "
+    "'default,globals' adds to the defaults). 'all' selects every detector; 'false' turns "
+    "checking off."
 )
 HELP_REPORT_ONLY = "report leaks without failing the tests"
 HELP_GRACE = "seconds to wait for finishing threads/processes before calling them leaked (0.5)"
@@ -36,6 +41,24 @@ HELP_ALLOW = (
 )
 HELP_OBJECTS_THRESHOLD = "objects detector: minimum growth of one type's instance count (100)"
 HELP_FULL_GC = "always run a full garbage collection at teardown (slower, exact attribution)"
+HELP_GLOBALS = (
+    "globals detector: a dotted name of module state that tests must leave as they found it "
+    "(e.g. pkg.services.Locator._cache), watched besides os.environ, sys.path, cwd and logging"
+)
+HELP_JSON = (
+    "write every test's outcome, duration, leaks and memory, and each worker's RSS, to PATH "
+    "as JSON (one file, merged across xdist workers)"
+)
+HELP_RSS = "measure each test's peak RSS and growth of its worker; list the tests that grow most"
+_SIZE_FORMS = "SIZE: 2GB, 512MiB, 1.5GiB, 1048576 or 75% (of RAM)"
+HELP_MAX_RSS = (
+    "memory guard: fail the test after which this process (each xdist worker) uses more than "
+    f"SIZE RSS, and stop the run. {_SIZE_FORMS}"
+)
+HELP_MAX_TOTAL_RSS = (
+    "memory guard: fail the test after which all workers together (the controller's process "
+    f"tree) use more than SIZE RSS, and stop the run. {_SIZE_FORMS}"
+)
 
 ENV_VAR = "LEAKBENCH_LEAKS"
 
@@ -69,15 +92,30 @@ class Settings:
     allow: tuple[str, ...] = DEFAULT_ALLOW
     objects_threshold: int = 100
     full_gc: bool = False
+    globals_watch: tuple[str, ...] = ()
+    watch_warnings_filters: bool = False
+    json_path: Path | None = None
+    rss: bool = False
+    limits: Limits = field(default_factory=Limits)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
+        """Leak checking is on (the other options work without it)."""
         return bool(self.enabled)
+
+    @property
+    def measures_memory(self) -> bool:
+        """Per-test RSS readings are needed: ``--leaks-rss`` or a memory guard."""
+        return self.rss or self.limits.active
 
     def detector_config(self) -> detectors.DetectorConfig:
         return detectors.DetectorConfig(
-            grace=self.grace, objects_threshold=self.objects_threshold, full_gc=self.full_gc
+            grace=self.grace,
+            objects_threshold=self.objects_threshold,
+            full_gc=self.full_gc,
+            globals_watch=self.globals_watch,
+            watch_warnings_filters=self.watch_warnings_filters,
         )
 
 
@@ -108,12 +146,24 @@ def add_options(parser: pytest.Parser) -> None:
         "--leaks-objects-threshold", default=None, metavar="N", help=HELP_OBJECTS_THRESHOLD
     )
     group.addoption("--leaks-full-gc", action="store_true", default=None, help=HELP_FULL_GC)
+    group.addoption(
+        "--leaks-globals", action="append", default=None, metavar="NAME", help=HELP_GLOBALS
+    )
+    group.addoption("--leaks-json", default=None, metavar="PATH", help=HELP_JSON)
+    group.addoption("--leaks-rss", action="store_true", default=None, help=HELP_RSS)
+    group.addoption("--leaks-max-rss", default=None, metavar="SIZE", help=HELP_MAX_RSS)
+    group.addoption("--leaks-max-total-rss", default=None, metavar="SIZE", help=HELP_MAX_TOTAL_RSS)
     parser.addini("leaks", HELP_LEAKS, default="")
     parser.addini("leaks_report_only", HELP_REPORT_ONLY, default="")
     parser.addini("leaks_grace", HELP_GRACE, default="")
     parser.addini("leaks_allow", HELP_ALLOW, type="linelist", default=[])
     parser.addini("leaks_objects_threshold", HELP_OBJECTS_THRESHOLD, default="")
     parser.addini("leaks_full_gc", HELP_FULL_GC, default="")
+    parser.addini("leaks_globals", HELP_GLOBALS, type="linelist", default=[])
+    parser.addini("leaks_json", HELP_JSON, default="")
+    parser.addini("leaks_rss", HELP_RSS, default="")
+    parser.addini("leaks_max_rss", HELP_MAX_RSS, default="")
+    parser.addini("leaks_max_total_rss", HELP_MAX_TOTAL_RSS, default="")
 
 
 def parse_detectors(value: object, source: str) -> tuple[str, ...]:
@@ -134,6 +184,8 @@ def parse_detectors(value: object, source: str) -> tuple[str, ...]:
         items = [str(v).strip().lower() for v in value]
     else:
         raise pytest.UsageError(f"leakbench: {source}: expected true/false or detector names")
+    groups = {"default": detectors.DEFAULT, "all": detectors.known()}
+    items = [name for item in items for name in groups.get(item, (item,))]
     unknown = [name for name in items if name not in detectors.known()]
     if unknown:
         raise pytest.UsageError(
@@ -210,6 +262,11 @@ def resolve(config: pytest.Config) -> Settings:
     allow += _patterns(config.getini("leaks_allow"), "ini option leaks_allow")
     allow += _patterns(table.get("leaks_allow", []), "[tool.leakbench] leaks_allow")
     allow += _patterns(config.getoption("leaks_allow") or [], "--leaks-allow")
+    watch = _globals_watch(config, table) if "globals" in enabled else ()
+    json_path = pick("leaks_json", "leaks_json")
+    rss = pick("leaks_rss", "leaks_rss")
+    max_rss = pick("leaks_max_rss", "leaks_max_rss")
+    max_total = pick("leaks_max_total_rss", "leaks_max_total_rss")
     return Settings(
         enabled=enabled,
         report_only=_bool(*report_only) if report_only else False,
@@ -217,7 +274,62 @@ def resolve(config: pytest.Config) -> Settings:
         allow=tuple(allow),
         objects_threshold=int(_number(threshold[0], threshold[1], int)) if threshold else 100,
         full_gc=_bool(*full_gc) if full_gc else False,
+        globals_watch=watch,
+        # pytest's warnings plugin and our warnings detector restore the filters
+        # after each test: then a test's filter change cannot reach the next test.
+        watch_warnings_filters=not (
+            config.pluginmanager.has_plugin("warnings") or "warnings" in enabled
+        ),
+        json_path=_json_path(config, *json_path) if json_path else None,
+        rss=_bool(*rss) if rss else False,
+        limits=Limits(
+            *(_size(*max_rss) if max_rss else (None, "")),
+            *(_size(*max_total) if max_total else (None, "")),
+        ),
     )
+
+
+def _globals_watch(config: pytest.Config, table: dict[str, Any]) -> tuple[str, ...]:
+    """Dotted names from every source (they add up); each must resolve now."""
+    sources = [
+        (config.getini("leaks_globals"), "ini option leaks_globals"),
+        (table.get("leaks_globals", []), "[tool.leakbench] leaks_globals"),
+        (config.getoption("leaks_globals") or [], "--leaks-globals"),
+    ]
+    names: dict[str, None] = {}
+    for values, source in sources:
+        for raw in [values] if isinstance(values, str) else values:
+            name = str(raw).strip()
+            if not name:
+                continue
+            try:
+                resolve_dotted(name)
+            except ValueError as exc:
+                raise pytest.UsageError(f"leakbench: {source}: {exc}") from None
+            names[name] = None
+    return tuple(names)
+
+
+def _json_path(config: pytest.Config, value: object, source: str) -> Path:
+    """Relative to where pytest was started (command line) or to the rootdir (ini)."""
+    text = str(value).strip()
+    if not text:
+        raise pytest.UsageError(f"leakbench: {source}: expected a file path")
+    base = config.invocation_params.dir if source.startswith("--") else config.rootpath
+    return base / text
+
+
+def _size(value: object, source: str) -> tuple[int, str]:
+    """Bytes and the option as given (``--leaks-max-rss=1GB``), for the guard's error."""
+    text = str(value).strip()
+    try:
+        size = parse_size(text, total_ram() if "%" in text else None)
+    except ValueError as exc:
+        raise pytest.UsageError(f"leakbench: {source}: {exc}") from None
+    if size <= 0:
+        raise pytest.UsageError(f"leakbench: {source}: a memory limit must be above 0")
+    shown = f"{source}={text}" if source.startswith("--") else f"{source} = {text}"
+    return size, shown
 
 
 def split_path_from_leaks(args: list[str], namespace: Any = None) -> None:
@@ -296,41 +408,6 @@ def allow_matcher(patterns: Iterable[str]) -> Any:
 
     return allowed
 
-
-def allow_leaks_marker(*kinds: str, reason: str = "") -> tuple[tuple[str, ...], str]:
-    """allow_leaks(*kinds, reason=""): let this test leak these kinds (all when none)."""
-    return kinds, reason
-
-
-def marker_kinds(item: pytest.Item) -> tuple[str, ...] | None:
-    """Kinds allowed by ``@pytest.mark.allow_leaks`` on ``item`` (None: no marker)."""
-    allowed: list[str] = []
-    found = False
-    for mark in item.iter_markers("allow_leaks"):
-        found = True
-        try:
-            kinds, _ = allow_leaks_marker(*mark.args, **mark.kwargs)
-        except TypeError as exc:
-            raise pytest.UsageError(
-                f"leakbench: {item.nodeid}: bad allow_leaks marker: {exc}; "
-                "use @pytest.mark.allow_leaks('threads', ..., reason='...')"
-            ) from None
-        if not kinds:
-            return detectors.known()
-        for kind in kinds:
-            if kind not in detectors.known():
-                raise pytest.UsageError(
-                    f"leakbench: {item.nodeid}: allow_leaks: unknown detector {kind!r}; "
-                    f"valid names: {', '.join(detectors.known())}"
-                )
-        allowed.extend(kinds)
-    return tuple(allowed) if found else None
-
-
-MARKERS = (
-    "allow_leaks(*kinds, reason=''): leakbench: let this test leak the named kinds "
-    "(threads, tasks, processes, fds, patches, warnings, objects); all kinds when none named.",
-)
 
 __all__ = [
     "DEFAULT_ALLOW",

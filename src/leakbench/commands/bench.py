@@ -14,34 +14,25 @@ import shlex
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leakbench import store
+from leakbench.commands.compare import BadInputError
+from leakbench.commands.compare import command as compare_command
 from leakbench.environment import environment_key
 from leakbench.measure.child import MeasurementError, default_cpu
 from leakbench.measure.runner import DEFAULT_TIME_PROCESSES, BenchOptions, run, steps
 from leakbench.measure.timing import DEFAULT_BUDGET
-from leakbench.results import Results
+from leakbench.results import Results, write_results
 from leakbench.scenarios import Scenario, UnknownScenarioError, discover, select
 
 XDIST_NOTE = (
     "note: the time pass never runs under pytest-xdist (pytest-benchmark disables itself "
     "there); -n is ignored and scenarios are measured one process at a time"
 )
-
-
-class BenchError(click.ClickException):
-    """One-line error, exit 2 (exit 1 means "regression" to CI)."""
-
-    exit_code = 2
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        """Print ``leakbench: error: <message>`` on one line to stderr."""
-        click.echo(f"leakbench: error: {self.format_message()}", file=file, err=True)
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
@@ -56,7 +47,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
     "--iterations",
     type=int,
     callback=_positive,
-    help="Tracked iterations per memory pass (default: the scenario's, else 50).",
+    help="Tracked iterations per memory pass (default: the scenario's bench_iterations).",
 )
 @click.option("--memory-only", is_flag=True, help="Skip the time pass.")
 @click.option("--time-only", is_flag=True, help="Skip the memory pass.")
@@ -123,11 +114,14 @@ def command(
         time_processes=time_processes,
         cpu=default_cpu() if pin else None,
     )
-    results = _measure(chosen, options)
+    try:
+        results = _measure(chosen, options)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: exit 130, never 1 ("regression") to CI
+        click.echo("leakbench: interrupted; nothing was written", err=True)
+        raise SystemExit(130) from None
     path = store.save_results(results, root=root)
     if out is not None:
-        store.save_results(results, root=root, out=out)
-        path = out
+        path = write_results(results, out)
     click.echo(f"results: {path} ({len(results.scenarios)} scenarios)")
     if compare:
         _compare(path)
@@ -142,11 +136,11 @@ def _choose(suites: str, root: Path, names: list[str]) -> list[Scenario]:
     try:
         known = discover(suites, root)
     except ImportError as exc:
-        raise BenchError(f"cannot import suites package {suites!r} from {root}: {exc}") from exc
+        raise BadInputError(f"cannot import suites package {suites!r} from {root}: {exc}") from exc
     try:
         return select(known, names)
     except UnknownScenarioError as exc:
-        raise BenchError(str(exc)) from exc
+        raise BadInputError(str(exc)) from exc
 
 
 def _addopts_has_xdist() -> bool:
@@ -184,7 +178,7 @@ def _measure(scenarios: list[Scenario], options: BenchOptions) -> Results:
         try:
             results = run(scenarios, options, progress)
         except MeasurementError as exc:
-            raise BenchError(f"{exc}; nothing was written") from exc
+            raise BadInputError(f"{exc}; nothing was written") from exc
         bar.update(task, completed=total, description="done")
     return results
 
@@ -195,9 +189,4 @@ def _compare(results_path: Path) -> None:
     if not store.baseline_path(key).exists():
         click.echo(f"no baseline for {key}; `leakbench baseline save` stores these results as one")
         return
-    try:
-        from leakbench.commands.compare import command as compare_command
-    except ImportError:  # compare not available: the results path is all we can say
-        return
-    ctx = click.get_current_context()
-    ctx.invoke(compare_command, results=results_path)
+    click.get_current_context().invoke(compare_command, results=results_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from leakbench.detectors.base import Detector, DetectorConfig
 from leakbench.detectors.fds import FdsDetector
+from leakbench.detectors.globals_state import GlobalsDetector
 from leakbench.detectors.objects import ObjectsDetector
 from leakbench.detectors.patches import PatchesDetector
 from leakbench.detectors.processes import ProcessesDetector
@@ -21,12 +22,13 @@ REGISTRY: dict[str, type[Detector[object]]] = {
         PatchesDetector,
         WarningsDetector,
         ObjectsDetector,
+        GlobalsDetector,
     )
 }
 
 DEFAULT: tuple[str, ...] = ("threads", "tasks", "processes", "fds", "patches", "warnings")
 """Cheap detectors that ``--leaks`` turns on."""
-OPT_IN: tuple[str, ...] = ("objects",)
+OPT_IN: tuple[str, ...] = ("objects", "globals")
 """Costlier detectors that must be named explicitly."""
 
 __all__ = ["DEFAULT", "OPT_IN", "REGISTRY", "Detector", "DetectorConfig", "register"]

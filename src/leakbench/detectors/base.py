@@ -31,6 +31,11 @@ class DetectorConfig:
     """Minimum growth of one type's instance count for the objects detector."""
     full_gc: bool = False
     """Always run a full gc at teardown (slower, exact ResourceWarning attribution)."""
+    globals_watch: tuple[str, ...] = ()
+    """Dotted names the globals detector watches besides its built-in ones."""
+    watch_warnings_filters: bool = False
+    """Whether the globals detector watches ``warnings.filters`` (when nothing restores
+    them after each test)."""
 
 
 class Detector(ABC, Generic[S]):
@@ -38,6 +43,9 @@ class Detector(ABC, Generic[S]):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    restores_matter: ClassVar[bool] = False
+    """True when undoing something is a change too (a fixture restoring os.environ at
+    its teardown), so the checker adopts what wider fixtures' teardowns do."""
 
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
