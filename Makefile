@@ -28,8 +28,15 @@ unit: setup
 
 test: lint typecheck unit
 
+# leakbench bench exits 0 (within budget), 1 (regression), 2 (bad input, no baseline), 130
+# (interrupted). make turns any failure into its own exit status 2, so the line below names
+# the real one; CI that must tell 1 from 2 runs `.venv/bin/leakbench bench` after `make setup`.
+# BENCH_ARGS passes options through, e.g. `make bench BENCH_ARGS="threads --no-compare"`.
 bench: setup
-	$(BIN)/python -m leakbench bench
+	@echo "$(BIN)/python -m leakbench bench $(BENCH_ARGS)"
+	@$(BIN)/python -m leakbench bench $(BENCH_ARGS) || { code=$$?; \
+	  echo "make bench: leakbench bench exited $$code (1 regression, 2 bad input or no baseline, 130 interrupted)" >&2; \
+	  exit $$code; }
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock:

@@ -33,17 +33,27 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
+from math import ceil
 from pathlib import Path
 from typing import Any
 
 from leakbench.compare import Verdict, compare
 from leakbench.environment import fingerprint
-from leakbench.measure.timing import DEFAULT_BUDGET, run_time_pass
+from leakbench.measure.child import default_cpu
+from leakbench.measure.runner import CLEAN_TIME_ITERATIONS, DEFAULT_TIME_PROCESSES
+from leakbench.measure.timing import DEFAULT_BUDGET, plan_of, pool, run_time_pass
 from leakbench.measure.worker import run_memory_pass
-from leakbench.results import Environment, Results, ScenarioResult, write_results
+from leakbench.results import (
+    Environment,
+    MemoryResult,
+    Results,
+    ScenarioResult,
+    TimeResult,
+    write_results,
+)
 from leakbench.scenarios import Iteration, Scenario
 
 PACKAGE = "leakbench_gate_proof_suites"
@@ -127,7 +137,13 @@ def _write_package(root: Path) -> None:
 
 @dataclass
 class Runner:
-    """Measures scenarios by name in fresh processes and wraps them as results documents."""
+    """Measures scenarios by name in fresh processes and wraps them as results documents.
+
+    As ``leakbench bench`` does (``leakbench.measure.runner``): every memory pass first, then
+    the time passes in ``processes`` fresh processes per scenario taking turns across the
+    scenarios of one set (A1 B1 A2 B2 ...), the first calibrating and the others repeating
+    its plan, sharing ``budget``; every child pinned to ``cpu``.
+    """
 
     root: Path
     budget: float
@@ -135,23 +151,49 @@ class Runner:
     environment: Environment
     keep: Path | None = None
     """Folder to keep every repetition's results in (to inspect with ``leakbench compare``)."""
+    processes: int = DEFAULT_TIME_PROCESSES
+    cpu: int | None = None
 
-    def measure(self, name: str, memory: bool = True, timing: bool = True) -> ScenarioResult:
+    def measure(self, specs: list[tuple[str, bool, bool]]) -> dict[str, ScenarioResult]:
+        """``(name, memory?, timing?)`` each; results by name."""
         t0 = time.perf_counter()
-        mem = (
-            run_memory_pass(
-                name, suites=PACKAGE, root=self.root, iterations=self.iterations, capture=None
+        mem: dict[str, MemoryResult] = {}
+        for name, memory, _ in specs:
+            if memory:
+                mem[name] = run_memory_pass(
+                    name,
+                    suites=PACKAGE,
+                    root=self.root,
+                    iterations=self.iterations,
+                    capture=None,
+                    cpu=self.cpu,
+                )
+        parts: dict[str, list[TimeResult]] = {name: [] for name, _, timed in specs if timed}
+        for _ in range(self.processes):
+            for name, done in parts.items():
+                done.append(
+                    run_time_pass(
+                        name,
+                        suites=PACKAGE,
+                        root=self.root,
+                        budget=self.budget / self.processes,
+                        max_iterations=max(1, ceil(CLEAN_TIME_ITERATIONS / self.processes)),
+                        plan=plan_of(done[0]) if done else None,
+                        cpu=self.cpu,
+                    )
+                )
+        names = ", ".join(name for name, _, _ in specs)
+        print(f"  measured {names} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        return {
+            name: ScenarioResult(
+                "proof",
+                "clean",
+                name.startswith("proof.ret"),
+                mem.get(name),
+                replace(pool(parts[name]), cpu=self.cpu) if name in parts else None,
             )
-            if memory
-            else None
-        )
-        tim = (
-            run_time_pass(name, suites=PACKAGE, root=self.root, budget=self.budget)
-            if timing
-            else None
-        )
-        print(f"  measured {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        return ScenarioResult("proof", "clean", name.startswith("proof.ret"), mem, tim)
+            for name, _, _ in specs
+        }
 
     def results(self, scenarios: dict[str, ScenarioResult]) -> Results:
         return Results(datetime.now(UTC).isoformat(), self.environment, scenarios)
@@ -199,6 +241,9 @@ class Tally:
     unchanged_time_passed: int = 0
     unchanged_pytest_benchmark_passed: int = 0
     aa_time_inconclusive_pairing: int = 0
+    time30_inconclusive: int = 0
+    processes: int = DEFAULT_TIME_PROCESSES
+    cpu: int | None = None
     load: list[float] = field(default_factory=list)
     """1-minute load average at the start of each repetition (2 cores here)."""
 
@@ -206,19 +251,19 @@ class Tally:
 def repetition(run: Runner, tally: Tally) -> None:
     """One A/A pair plus the sensitivity variants, compared."""
     tally.load.append(os.getloadavg()[0])
-    a = {
-        "proof.cpu": run.measure("proof.cpu"),
-        "proof.clean": run.measure("proof.clean"),
-        "proof.retain": run.measure("proof.retain", timing=False),
-    }
-    slower = run.measure("proof.cpu.slower30", memory=False)
-    more25 = run.measure("proof.retain.more25", timing=False)
-    more10 = run.measure("proof.retain.more10", timing=False)
-    b = {
-        "proof.cpu": run.measure("proof.cpu"),
-        "proof.clean": run.measure("proof.clean"),
-        "proof.retain": run.measure("proof.retain", timing=False),
-    }
+    same = [("proof.cpu", True, True), ("proof.clean", True, True), ("proof.retain", True, False)]
+    a = run.measure(same)
+    variants = run.measure(
+        [
+            ("proof.cpu.slower30", False, True),
+            ("proof.retain.more25", True, False),
+            ("proof.retain.more10", True, False),
+        ]
+    )
+    slower = variants["proof.cpu.slower30"]
+    more25 = variants["proof.retain.more25"]
+    more10 = variants["proof.retain.more10"]
+    b = run.measure(same)
     tally.reps += 1
     aa = compare(run.results(a), run.results(b))
     if run.keep is not None:
@@ -264,7 +309,20 @@ def repetition(run: Runner, tally: Tally) -> None:
 
     mem25 = gate(a["proof.retain"], more25, "proof.retain")
     mem10 = gate(a["proof.retain"], more10, "proof.retain")
-    time30 = gate(time_only(a["proof.cpu"]), time_only(slower), "proof.cpu")
+    slow = compare(
+        run.results({"proof.cpu": time_only(a["proof.cpu"])}),
+        run.results({"proof.cpu": time_only(slower)}),
+    )
+    time30 = slow.exit_code
+    tally.time30_inconclusive += slow.count(Verdict.INCONCLUSIVE)
+    for s in (*aa.scenarios, *slow.scenarios):
+        for m in s.metrics:
+            if m.kind == "time" and m.interval is not None:
+                low, high = m.interval
+                print(
+                    f"  time {s.name}: {m.change:+.1%} [{low:+.1%}, {high:+.1%}] {m.verdict}",
+                    file=sys.stderr,
+                )
     tally.mem25_failed += mem25 == 1
     tally.mem10_passed += mem10 == 0
     tally.time30_failed += time30 == 1
@@ -291,12 +349,14 @@ def report(t: Tally, budget: float, seconds: float) -> tuple[str, bool]:
          f"{t.unchanged_pytest_benchmark_passed}/{n}"),
         ("memory +25% per iteration fails", f"{t.mem25_failed}/{n}", "—"),
         ("memory +10% per iteration passes", f"{t.mem10_passed}/{n}", "—"),
-        ("time +30% fails", f"{t.time30_failed}/{n}", f"{t.time30_pytest_benchmark}/{n}"),
+        ("time +30% fails", f"{t.time30_failed}/{n} (inconclusive: {t.time30_inconclusive})",
+         f"{t.time30_pytest_benchmark}/{n}"),
     ]  # fmt: skip
     mean = t.aa_mean_changes
     ratio = t.aa_ratio_changes
     lines = [
-        f"Gate proof: {n} repetitions, time budget {budget:g} s of rounds per scenario, "
+        f"Gate proof: {n} repetitions, time budget {budget:g} s of rounds per scenario "
+        f"in {t.processes} processes, pinned to CPU {t.cpu}, "
         f"{seconds / 60:.1f} min, 1-min load average {min(t.load):.1f}..{max(t.load):.1f} "
         f"on {os.cpu_count()} CPUs.",
         "",
@@ -323,21 +383,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repetitions", type=int, default=10)
     parser.add_argument("--time-budget", type=float, default=DEFAULT_BUDGET)
     parser.add_argument("--iterations", type=int, default=MEMORY_ITERATIONS)
+    parser.add_argument("--time-processes", type=int, default=DEFAULT_TIME_PROCESSES)
+    parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
     parser.add_argument("--quick", action="store_true", help="3 repetitions, 1 s time budget")
-    parser.add_argument("--json", type=Path, help="also write the tally as JSON here")
+    parser.add_argument(
+        "--json", type=Path, help="also write the tally as JSON here (after each repetition)"
+    )
     parser.add_argument("--keep", type=Path, help="keep every repetition's results here")
     args = parser.parse_args(argv)
     if args.quick:
         args.repetitions, args.time_budget = 3, 1.0
     started = time.perf_counter()
-    tally = Tally()
+    tally = Tally(processes=args.time_processes, cpu=None if args.no_pin else default_cpu())
     with tempfile.TemporaryDirectory(prefix="leakbench-gate-proof-") as tmp:
         root = Path(tmp)
         _write_package(root)
-        run = Runner(root, args.time_budget, args.iterations, fingerprint(Path.cwd()), args.keep)
+        run = Runner(
+            root,
+            args.time_budget,
+            args.iterations,
+            fingerprint(Path.cwd()),
+            args.keep,
+            processes=args.time_processes,
+            cpu=tally.cpu,
+        )
         for i in range(args.repetitions):
             print(f"repetition {i + 1}/{args.repetitions}", file=sys.stderr)
             repetition(run, tally)
+            if args.json:  # after every repetition, so an interrupted run still has its figures
+                args.json.write_text(json.dumps(tally.__dict__, indent=1) + "\n")
     text, held = report(tally, args.time_budget, time.perf_counter() - started)
     print(text)
     print("all claims held" if held else "SOME CLAIMS FAILED")

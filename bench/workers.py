@@ -1,7 +1,8 @@
 """``leakbench workers`` on this repository's own scenario suites: a real table and advice.
 
-Run: ``.venv/bin/python bench/workers.py`` (about a minute here). Extra arguments go to
-``leakbench workers`` (e.g. ``--repeat 5``); ``--clean-only`` runs only the clean scenarios.
+Run: ``.venv/bin/python bench/workers.py`` (1-3 minutes here, depending on load). Extra
+arguments go to ``leakbench workers`` (e.g. ``--repeat 5``); ``--clean-only`` runs only
+the clean scenarios.
 
 It runs::
 

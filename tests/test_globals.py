@@ -135,6 +135,7 @@ def test_a_dotted_name_that_does_not_resolve_says_what_is_missing() -> None:
 
 
 STATE_TESTS = """
+import io
 import logging
 import os
 import sys
@@ -162,7 +163,11 @@ def test_cwd(tmp_path):
 
 
 def test_handler():
-    logging.getLogger("app").addHandler(logging.NullHandler())
+    logging.getLogger("app").addHandler(logging.StreamHandler(io.StringIO()))
+
+
+def test_library_import_style_null_handler():
+    logging.getLogger("some.library").addHandler(logging.NullHandler())
 
 
 def test_clean(module_env, monkeypatch, tmp_path):
@@ -178,7 +183,7 @@ def test_each_builtin_watch_names_the_test_that_changed_it_and_clean_twins_pass(
 ) -> None:
     leak_project.makepyfile(test_state=STATE_TESTS)
     result = run("-p", "no:randomly", "--leaks=globals")
-    result.assert_outcomes(passed=5, errors=4)
+    result.assert_outcomes(passed=6, errors=4)
     result.stdout.fnmatch_lines(
         [
             "*= leakbench: leaking tests by kind =*",
@@ -187,11 +192,12 @@ def test_each_builtin_watch_names_the_test_that_changed_it_and_clean_twins_pass(
             "  test_state.py::test_path: sys.path changed: added 1 entry ('/nowhere')",
             "  test_state.py::test_cwd: cwd changed: * -> '*test_cwd0'",
             "  test_state.py::test_handler: logging changed: "
-            "added 1 handler (app: NullHandler at *)",
+            "added 1 handler (app: StreamHandler at *)",
         ]
     )
     result.stdout.no_fnmatch_line("*SET_FOR_THE_MODULE*")  # the module fixture's, set and undone
     result.stdout.no_fnmatch_line("*test_clean*")
+    result.stdout.no_fnmatch_line("*some.library*")
 
 
 LOCATOR_PAIR = """

@@ -138,3 +138,16 @@ def test_the_total_guard_covers_all_workers_together(
             "its process tree) is at * RSS, over the limit --leaks-max-total-rss=400MiB *",
         ]
     )
+
+
+def test_help_lists_the_memory_options_with_the_size_forms(
+    leak_project: pytest.Pytester, run: Run
+) -> None:
+    result = run("--help")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "  --leaks-max-rss=SIZE  memory guard: *",
+            "*SIZE: 2GB, 512MiB, 1.5GiB, 1048576 or 75% (of*",
+        ]
+    )

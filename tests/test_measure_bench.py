@@ -39,10 +39,14 @@ def test_bench_writes_a_results_file_with_both_passes(demo_root: Path) -> None:
         demo_root, "grow", "--time-budget", "0.2", "--time-processes", "2", "--out", "r.json",
         "-n", "2",
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr
+    # No baseline: the results are written, but nothing was compared, which is bad input.
+    assert out.returncode == 2, out.stderr
     assert "time pass never runs under pytest-xdist" in out.stderr
-    assert "results: r.json (2 scenarios)" in out.stdout
-    assert "no baseline for py" in out.stdout
+    assert "results written to r.json (2 scenarios; copy: .leakbench/results/latest.json)" in (
+        out.stdout
+    )
+    assert "no baseline for environment py" in out.stderr
+    assert "leakbench baseline save" in out.stderr
     results = load_results(demo_root / "r.json")
     assert set(results.scenarios) == {"grow.leaky", "grow.clean"}
     leaky = results.scenarios["grow.leaky"]
@@ -85,7 +89,7 @@ def test_a_scenario_that_fails_writes_nothing_and_exits_2(demo_root: Path) -> No
 
 def test_bench_ends_with_compare_and_exits_like_it(demo_root: Path) -> None:
     first = bench(demo_root, "grow.leaky", "--memory-only")
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 2, first.stderr  # no baseline yet
     saved = subprocess.run(
         [sys.executable, "-m", "leakbench", "baseline", "save"],
         cwd=demo_root,

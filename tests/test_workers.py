@@ -13,7 +13,13 @@ import pytest
 from rich.console import Console
 
 from leakbench import worker_report
-from leakbench.process_tree import TreeSampler, read_memory, tree_pids
+from leakbench.process_tree import (
+    Memory,
+    TreeSampler,
+    _shares_parent_memory,
+    read_memory,
+    tree_pids,
+)
 from leakbench.sizes import parse_size
 from leakbench.worker_choice import (
     LevelSummary,
@@ -346,10 +352,17 @@ def test_the_guard_kills_the_whole_tree_above_the_limit() -> None:
     assert proc.returncode < 0
 
 
+def test_a_child_not_yet_execd_is_not_counted_twice() -> None:
+    parent = Memory(rss=127 * MiB, swap=0, hwm=130 * MiB, size=900 * MiB)
+    assert _shares_parent_memory(parent, parent)  # vfork: the very same numbers
+    assert not _shares_parent_memory(parent._replace(rss=9 * MiB, size=20 * MiB), parent)
+    assert not _shares_parent_memory(parent, None)  # the root has no parent
+
+
 def test_memory_of_a_gone_process_is_none_and_of_this_one_positive() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     assert read_memory(proc.pid) is None
     assert tree_pids(proc.pid) == []
     mine = read_memory(os.getpid())
-    assert mine is not None and mine[0] > 0
+    assert mine is not None and mine.rss > 0 and mine.hwm >= mine.rss

@@ -5,6 +5,15 @@ skewed and multi-modal (preemptions add long rounds), so a normal-theory interva
 of the mean would be wrong; medians shrug off the long rounds, and resampling the
 rounds gives an interval without assuming a distribution. The seed is fixed so the
 same two files always give the same interval, hence the same verdict.
+
+Why hierarchical (:func:`grouped_change_interval`): the time pass runs each scenario in
+several fresh processes at different moments, and the busy phases of a shared machine
+shift a whole process (its rounds are not independent of each other). Resampling rounds
+alone pretends they are, and gives intervals far narrower than the drift between two runs
+of unchanged code. So each side's statistic is the mean of its processes' median ratios,
+and a bootstrap replicate resamples processes with replacement, then rounds within each
+chosen process (two-stage cluster bootstrap): the spread between processes is in the
+interval. With one process per side it is exactly the round bootstrap of the median.
 """
 
 from __future__ import annotations
@@ -14,7 +23,16 @@ import random
 import statistics
 from collections.abc import Sequence
 
-__all__ = ["CONFIDENCE", "RESAMPLES", "SEED", "bootstrap_medians", "ratio_change_interval"]
+__all__ = [
+    "CONFIDENCE",
+    "RESAMPLES",
+    "SEED",
+    "bootstrap_medians",
+    "grouped_change_interval",
+    "grouped_statistic",
+    "ratio_change_interval",
+    "split_groups",
+]
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
@@ -33,18 +51,76 @@ def bootstrap_medians(values: Sequence[float], resamples: int, rng: random.Rando
     (thousands of rounds would otherwise take seconds per scenario).
     """
     data = sorted(values)
+    return [_median_draw(data, rng) for _ in range(resamples)]
+
+
+def _median_draw(data: Sequence[float], rng: random.Random) -> float:
+    """The median of one bootstrap resample of the sorted ``data`` (see above)."""
     n = len(data)
     k = (n + 1) // 2  # 1-based rank of the (lower) median
-    out: list[float] = []
-    for _ in range(resamples):
-        u = rng.betavariate(k, n - k + 1)
-        low = data[min(int(u * n), n - 1)]
-        if n % 2:
-            out.append(low)
-            continue
-        u2 = u + (1 - u) * rng.betavariate(1, n - k)
-        out.append((low + data[min(int(u2 * n), n - 1)]) / 2)
-    return out
+    u = rng.betavariate(k, n - k + 1)
+    low = data[min(int(u * n), n - 1)]
+    if n % 2:
+        return low
+    u2 = u + (1 - u) * rng.betavariate(1, n - k)
+    return (low + data[min(int(u2 * n), n - 1)]) / 2
+
+
+def split_groups(values: Sequence[float], counts: Sequence[int]) -> list[list[float]]:
+    """``values`` cut into consecutive groups of ``counts`` (one group when ``counts`` is
+    empty or does not add up, e.g. results written before processes were recorded)."""
+    if not counts or sum(counts) != len(values) or min(counts) < 1:
+        return [list(values)]
+    groups: list[list[float]] = []
+    start = 0
+    for c in counts:
+        groups.append(list(values[start : start + c]))
+        start += c
+    return groups
+
+
+def grouped_statistic(groups: Sequence[Sequence[float]]) -> float:
+    """Mean of the groups' medians (the plain median for one group)."""
+    return statistics.fmean(statistics.median(g) for g in groups)
+
+
+def _grouped_draws(
+    groups: Sequence[Sequence[float]], resamples: int, rng: random.Random
+) -> list[float]:
+    """Replicates of :func:`grouped_statistic`: groups resampled, then rounds within them."""
+    data = [sorted(g) for g in groups]
+    if len(data) == 1:
+        return bootstrap_medians(data[0], resamples, rng)
+    g = len(data)
+    return [
+        sum(_median_draw(data[rng.randrange(g)], rng) for _ in range(g)) / g
+        for _ in range(resamples)
+    ]
+
+
+def grouped_change_interval(
+    base: Sequence[Sequence[float]],
+    head: Sequence[Sequence[float]],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = SEED,
+) -> tuple[float, float, float]:
+    """(point, low, high) of ``stat(head) / stat(base) - 1`` where ``stat`` is
+    :func:`grouped_statistic` and the interval a two-stage (process, then round)
+    percentile bootstrap. One group per side gives :func:`ratio_change_interval`."""
+    point = grouped_statistic(head) / grouped_statistic(base) - 1
+    rng = random.Random(seed)
+    b = _grouped_draws(base, resamples, rng)
+    h = _grouped_draws(head, resamples, rng)
+    return (point, *_percentiles([hh / bb - 1 for hh, bb in zip(h, b, strict=True)], confidence))
+
+
+def _percentiles(changes: list[float], confidence: float) -> tuple[float, float]:
+    changes.sort()
+    n = len(changes)
+    tail = (1 - confidence) / 2
+    return changes[math.floor(tail * (n - 1))], changes[math.ceil((1 - tail) * (n - 1))]
 
 
 def ratio_change_interval(
@@ -55,13 +131,8 @@ def ratio_change_interval(
     confidence: float = CONFIDENCE,
     seed: int = SEED,
 ) -> tuple[float, float, float]:
-    """(point, low, high) of ``median(head) / median(base) - 1`` (percentile bootstrap)."""
-    point = statistics.median(head) / statistics.median(base) - 1
-    rng = random.Random(seed)
-    b = bootstrap_medians(base, resamples, rng)
-    h = bootstrap_medians(head, resamples, rng)
-    changes = sorted(hh / bb - 1 for hh, bb in zip(h, b, strict=True))
-    tail = (1 - confidence) / 2
-    low = changes[math.floor(tail * (resamples - 1))]
-    high = changes[math.ceil((1 - tail) * (resamples - 1))]
-    return point, low, high
+    """(point, low, high) of ``median(head) / median(base) - 1`` (percentile bootstrap of
+    rounds, all treated as independent; see :func:`grouped_change_interval`)."""
+    return grouped_change_interval(
+        [base], [head], resamples=resamples, confidence=confidence, seed=seed
+    )

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from leakbench import activity
+from leakbench.allow_list import allow_matcher
 from leakbench.detectors import REGISTRY, Detector
 from leakbench.detectors.resource_warnings import WarningsDetector
 from leakbench.leaks import Leak
-from leakbench.settings import Settings, allow_matcher
+from leakbench.settings import Settings
 
 _SYS = sys.__dict__
 NOT_COUNTED_FAILED = "not counted: the test raised and its traceback may keep these alive"

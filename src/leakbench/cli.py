@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from leakbench import __version__
-from leakbench.commands import baseline, bench, compare, workers
+from leakbench.commands import baseline, bench, compare, compare_branches, report, workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +18,8 @@ cli.add_command(bench.command)
 cli.add_command(compare.command)
 cli.add_command(baseline.command)
 cli.add_command(workers.command)
+cli.add_command(report.command)
+cli.add_command(compare_branches.command)
 
 
 def main() -> None:

@@ -12,9 +12,13 @@ floor always means "bytes of memory", whatever the metric.
 
 Time is noisy (40-140% between runs on this machine), so it is compared on the
 reference-normalised ratio (scenario/reference per round) with a bootstrap
-confidence interval of ``median(HEAD ratios) / median(BASE ratios) - 1``. It
-fails only when the whole interval is beyond the budget, is "inconclusive" when
-the interval straddles the budget, and is "not comparable" across CPUs/Pythons.
+confidence interval of the relative change of each side's mean of per-process
+median ratios, resampling processes and then rounds within them
+(:func:`leakbench.bootstrap.grouped_change_interval`), so that drift between the
+time pass's fresh processes is inside the interval. It fails only when the whole
+interval is beyond the budget, is "inconclusive" when the interval straddles the
+budget, and is "not comparable" across CPUs/Pythons, between pinned and unpinned
+runs (``time.cpu``), and across versions of the reference workload.
 Time is also "inconclusive" when either side's reference did not run about as
 long as its rounds (:func:`pairing`): then the ratio no longer cancels load.
 An improvement is a change as large as a regression would be, in the other
@@ -28,7 +32,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from leakbench.bootstrap import ratio_change_interval
+from leakbench.bootstrap import grouped_change_interval, ratio_change_interval, split_groups
 from leakbench.budgets import MEMORY_METRICS, Budget, BudgetConfig, format_size
 from leakbench.comparison import (
     SEVERITY,
@@ -50,6 +54,7 @@ __all__ = [
     "memory_verdict",
     "pairing",
     "ratio_change_interval",
+    "time_incomparability",
     "time_verdict",
 ]
 
@@ -88,6 +93,26 @@ def pairing(t: TimeResult) -> float:
         if r > 0
     ]
     return statistics.median(spans) if spans else 0.0
+
+
+def time_incomparability(base: TimeResult, head: TimeResult) -> str:
+    """Why two time passes cannot be compared even on one machine ("" when they can).
+
+    A pinned run is single-core and far steadier than an unpinned one (FIELD-NOTES:
+    thread scenarios moved up to +400% unpinned), and a ratio is only meaningful
+    against the same reference workload.
+    """
+    reasons: list[str] = []
+    if (base.cpu is None) != (head.cpu is None):
+        reasons.append(f"BASE {_pinning(base)}, HEAD {_pinning(head)}")
+    if base.reference_version != head.reference_version:
+        versions = f"v{base.reference_version} -> v{head.reference_version}"
+        reasons.append(f"reference workload changed ({versions})")
+    return "; ".join(reasons)
+
+
+def _pinning(t: TimeResult) -> str:
+    return "unpinned" if t.cpu is None else f"pinned to CPU {t.cpu}"
 
 
 def time_verdict(low: float, high: float, budget: float) -> Verdict:
@@ -226,6 +251,9 @@ def _compare_time(
         "budget": budget.time,
     }
     change = head.ratio_median / base.ratio_median - 1 if base.ratio_median > 0 else None
+    if comparable:
+        why_not = time_incomparability(base, head)
+        comparable = not why_not
     if not comparable:
         return MetricComparison(
             "time",
@@ -259,7 +287,10 @@ def _compare_time(
             "time", "time", "ratio", change=change, verdict=Verdict.INCONCLUSIVE, gated=True,
             note=note, **common,
         )  # fmt: skip
-    point, low, high = ratio_change_interval(base.ratios, head.ratios)
+    point, low, high = grouped_change_interval(
+        split_groups(base.ratios, base.process_rounds),
+        split_groups(head.ratios, head.process_rounds),
+    )
     verdict = time_verdict(low, high, budget.time)
     verdict, note = _acknowledge(verdict, time_verdict(low, high, default.time), budget, "")
     return MetricComparison(
@@ -283,7 +314,8 @@ def _compare_scenario(
     comparable: bool,
     why_not: str,
 ) -> ScenarioComparison:
-    budget = config.for_scenario(name)
+    # A test's marker budget travels in its results; HEAD's is the code under review.
+    budget = config.for_scenario(name, head.budget if head.budget else base.budget)
     metrics = _compare_memory(
         base.memory, head.memory, budget, config.default, config.gated_metrics
     )

@@ -19,10 +19,19 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
-__all__ = ["DEFAULT_INTERVAL", "TreeSampler", "kill_tree", "read_memory", "tree_pids"]
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "Memory",
+    "TreeSampler",
+    "kill_tree",
+    "read_memory",
+    "tree_parents",
+    "tree_pids",
+]
 
 DEFAULT_INTERVAL = 0.1
 """Seconds between samples of the process tree: cheap (well under 1 ms a sample for a tree
@@ -88,39 +97,61 @@ class TreeSampler:
 
     def sample(self) -> None:
         """Read the tree once and fold it into the peaks (public so tests can drive it)."""
-        pids = tree_pids(self.root)
+        parents = tree_parents(self.root)
+        readings = {pid: read_memory(pid) for pid in parents}
         rss_total = swap_total = 0
-        for pid in pids:
-            memory = read_memory(pid)
-            if memory is None:
+        for pid, memory in readings.items():
+            parent = parents[pid]
+            parent_memory = readings.get(parent) if parent is not None else None
+            if memory is None or _shares_parent_memory(memory, parent_memory):
                 continue
-            rss, swap, hwm = memory
-            rss_total += rss
-            swap_total += swap
-            self.hwm[pid] = max(self.hwm.get(pid, 0), hwm)
+            rss_total += memory.rss
+            swap_total += memory.swap
+            self.hwm[pid] = max(self.hwm.get(pid, 0), memory.hwm)
             if pid == self.root:
-                self.controller_rss = max(self.controller_rss, rss)
-            if pid not in self.seen and pid != self.root:
+                self.controller_rss = max(self.controller_rss, memory.rss)
+            elif pid not in self.seen:
                 self.seen.append(pid)
         self.peak_rss = max(self.peak_rss, rss_total)
         self.tree_swap = max(self.tree_swap, swap_total)
-        self.most_processes = max(self.most_processes, len(pids))
+        self.most_processes = max(self.most_processes, len(parents))
         self.swap_growth = max(self.swap_growth, _swap_used() - self._swap_start)
         if self.limit is not None and rss_total > self.limit:
             self.over_limit = True
             kill_tree(self.root, self.seen)
 
 
+def _shares_parent_memory(memory: Memory, parent: Memory | None) -> bool:
+    """A child caught between ``fork``/``vfork`` and ``exec`` still reports its parent's
+    memory (with ``vfork``, which ``subprocess`` uses on Linux, it *is* the parent's), so
+    summing it would count the parent twice: a pytest process of 127 MiB starting a small
+    subprocess was measured at 254 MiB that way. Identical size, RSS and high-water mark
+    is that case; a child that has exec'd or touched any memory of its own differs."""
+    return parent is not None and (memory.rss, memory.hwm, memory.size) == (
+        parent.rss,
+        parent.hwm,
+        parent.size,
+    )
+
+
 def tree_pids(root: int) -> list[int]:
     """``root`` and all its descendants (an empty list once ``root`` is gone)."""
+    return list(tree_parents(root))
+
+
+def tree_parents(root: int) -> dict[int, int | None]:
+    """``{pid: parent pid}`` for ``root`` (parent None) and its descendants, root first."""
     if not (_PROC / str(root) / "task").is_dir():
-        return _psutil_tree(root)
-    pids = [root]
-    index = 0
-    while index < len(pids):
-        pids.extend(p for p in _children(pids[index]) if p not in pids)
-        index += 1
-    return pids
+        return dict.fromkeys(_psutil_tree(root))
+    parents: dict[int, int | None] = {root: None}
+    queue = [root]
+    while queue:
+        pid = queue.pop(0)
+        for child in _children(pid):
+            if child not in parents:
+                parents[child] = pid
+                queue.append(child)
+    return parents
 
 
 def _children(pid: int) -> list[int]:
@@ -146,35 +177,46 @@ def _psutil_tree(root: int) -> list[int]:
         return []
 
 
-_STATUS_FIELDS = {"VmRSS:": 0, "VmSwap:": 1, "VmHWM:": 2}
+class Memory(NamedTuple):
+    """One process's memory in bytes, from ``/proc/<pid>/status``."""
+
+    rss: int
+    swap: int
+    hwm: int
+    """High-water mark of the RSS (``VmHWM``)."""
+    size: int = 0
+    """Virtual size (``VmSize``): only used to tell a not-yet-exec'd child from its parent."""
 
 
-def read_memory(pid: int) -> tuple[int, int, int] | None:
-    """``(rss, swap, high-water mark)`` in bytes, or None if the process is gone."""
+_STATUS_FIELDS = {"VmRSS:": 0, "VmSwap:": 1, "VmHWM:": 2, "VmSize:": 3}
+
+
+def read_memory(pid: int) -> Memory | None:
+    """The memory of ``pid``, or None if the process is gone (or a zombie)."""
     try:
         text = (_PROC / str(pid) / "status").read_text()
     except FileNotFoundError:
         return _psutil_memory(pid)
     except OSError:
         return None
-    values = [0, 0, 0]
+    values = [0, 0, 0, 0]
     for line in text.splitlines():
         parts = line.split()
         if parts and parts[0] in _STATUS_FIELDS and len(parts) >= 2:
             values[_STATUS_FIELDS[parts[0]]] = int(parts[1]) * 1024
     if values[0] == 0:  # a zombie has no VmRSS line: it holds no memory either
         return None
-    return values[0], values[1], max(values[2], values[0])
+    return Memory(values[0], values[1], max(values[2], values[0]), values[3])
 
 
-def _psutil_memory(pid: int) -> tuple[int, int, int] | None:
+def _psutil_memory(pid: int) -> Memory | None:
     if _PROC.is_dir():  # Linux without this pid: the process is gone
         return None
     try:
-        rss = psutil.Process(pid).memory_info().rss
+        info = psutil.Process(pid).memory_info()
     except psutil.Error:
         return None
-    return rss, 0, rss
+    return Memory(info.rss, 0, info.rss, info.vms)
 
 
 def _swap_used() -> int:

@@ -178,6 +178,9 @@ class TimeResult:
     cpu: int | None = None
     """The CPU the time processes were pinned to (null: not pinned). Pinned and unpinned
     times are not comparable (pinned is single-core and far steadier)."""
+    reference_version: int = 1
+    """``leakbench.measure.reference.REFERENCE_VERSION`` of the reference workload the ratios
+    are relative to; ratios against different references are not comparable."""
 
 
 @dataclass(frozen=True)
@@ -389,6 +392,7 @@ def _build_time(t: Mapping[str, Any], where: str) -> TimeResult:
         reference_units_per_round=optional(t, "reference_units_per_round", int, where, 1),
         process_rounds=_process_rounds(t, len(rounds), where),
         cpu=optional(t, "cpu", (int, type(None)), where, None),
+        reference_version=optional(t, "reference_version", int, where, 1),
     )
 
 

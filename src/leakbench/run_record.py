@@ -89,10 +89,9 @@ class RunRecord:
 
     def _add_report(self, report: pytest.TestReport) -> None:
         rec = self.tests.get(report.nodeid)
-        worker = _report_worker(report)
         if rec is None:
             rec = self.tests[report.nodeid] = {
-                "worker": worker,
+                "worker": _report_worker(report),
                 "duration": 0.0,
                 "outcome": "passed",
                 "leaks": [],
@@ -100,8 +99,12 @@ class RunRecord:
                 "rss_growth": None,
                 "memory_guard": None,
             }
-        rec["duration"] = round(rec["duration"] + float(report.duration or 0.0), 6)
-        rec["outcome"] = _outcome(rec["outcome"], report)
+        rec["duration"] += report.duration or 0.0
+        when = report.when
+        if when != "setup" or not report.passed:
+            rec["outcome"] = _outcome(rec["outcome"], report)
+        if when == "call" or when == "setup":
+            return  # leaks and memory readings ride on the teardown report
         leaks = getattr(report, LEAKS_ATTR, None)
         if leaks:
             rec["leaks"] = list(leaks)
@@ -110,7 +113,7 @@ class RunRecord:
             rec["peak_rss"] = memory.get("peak_rss")
             rec["rss_growth"] = memory.get("rss_growth")
             rec["memory_guard"] = memory.get("guard")
-            self._note_worker(worker, memory)
+            self._note_worker(rec["worker"], memory)
 
     def _note_worker(self, worker: str, memory: dict[str, Any]) -> None:
         seen = self._seen.setdefault(worker, {"start_rss": memory.get("rss_before")})
@@ -137,10 +140,14 @@ class RunRecord:
                 **self._seen[worker],
                 "crashed": False,
             }
+        tests = {
+            nodeid: {**rec, "duration": round(rec["duration"], 6)}
+            for nodeid, rec in self.tests.items()
+        }
         return {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
-            "tests": self.tests,
+            "tests": tests,
             "workers": dict(sorted(workers.items())),
         }
 

@@ -9,11 +9,9 @@ line and the ini declaration. Precedence, highest first: ``allow_leaks`` marker
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import os
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ from typing import Any
 import pytest
 
 from leakbench import detectors
+from leakbench.allow_list import DEFAULT_ALLOW, allow_matcher, patterns
 from leakbench.detectors.globals_state import resolve_dotted
-from leakbench.leaks import Leak
 from leakbench.memory_guard import Limits
 from leakbench.rss import total_ram
 from leakbench.sizes import parse_size
@@ -61,22 +59,6 @@ HELP_MAX_TOTAL_RSS = (
 )
 
 ENV_VAR = "LEAKBENCH_LEAKS"
-
-DEFAULT_ALLOW: tuple[str, ...] = (
-    # trio keeps idle worker threads for reuse by trio.to_thread.
-    "threads:Trio thread *",
-    # anyio's worker threads for to_thread.run_sync are pooled per event loop.
-    "threads:AnyIO worker thread",
-    # asyncio's default executor belongs to a long-lived (session/module) loop.
-    "threads:asyncio_*",
-    # pytest-timeout's per-test timer thread (--timeout-method=thread) is
-    # cancelled after the test protocol ends, after leakbench's check.
-    "threads:pytest_timeout *",
-    # anyio's pytest plugin runs tests and fixtures inside one runner task per
-    # event loop, and cancels it when it closes the loop.
-    "tasks:TestRunner._run_tests_and_fixtures",
-)
-"""Thread pools and tasks that libraries own and reuse on purpose across tests."""
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -151,8 +133,16 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption("--leaks-json", default=None, metavar="PATH", help=HELP_JSON)
     group.addoption("--leaks-rss", action="store_true", default=None, help=HELP_RSS)
-    group.addoption("--leaks-max-rss", default=None, metavar="SIZE", help=HELP_MAX_RSS)
-    group.addoption("--leaks-max-total-rss", default=None, metavar="SIZE", help=HELP_MAX_TOTAL_RSS)
+    # argparse %-formats help texts; the ini help is shown as written.
+    group.addoption(
+        "--leaks-max-rss", default=None, metavar="SIZE", help=HELP_MAX_RSS.replace("%", "%%")
+    )
+    group.addoption(
+        "--leaks-max-total-rss",
+        default=None,
+        metavar="SIZE",
+        help=HELP_MAX_TOTAL_RSS.replace("%", "%%"),
+    )
     parser.addini("leaks", HELP_LEAKS, default="")
     parser.addini("leaks_report_only", HELP_REPORT_ONLY, default="")
     parser.addini("leaks_grace", HELP_GRACE, default="")
@@ -259,9 +249,9 @@ def resolve(config: pytest.Config) -> Settings:
     threshold = pick("leaks_objects_threshold", "leaks_objects_threshold")
     full_gc = pick("leaks_full_gc", "leaks_full_gc")
     allow: list[str] = list(DEFAULT_ALLOW)
-    allow += _patterns(config.getini("leaks_allow"), "ini option leaks_allow")
-    allow += _patterns(table.get("leaks_allow", []), "[tool.leakbench] leaks_allow")
-    allow += _patterns(config.getoption("leaks_allow") or [], "--leaks-allow")
+    allow += patterns(config.getini("leaks_allow"), "ini option leaks_allow")
+    allow += patterns(table.get("leaks_allow", []), "[tool.leakbench] leaks_allow")
+    allow += patterns(config.getoption("leaks_allow") or [], "--leaks-allow")
     watch = _globals_watch(config, table) if "globals" in enabled else ()
     json_path = pick("leaks_json", "leaks_json")
     rss = pick("leaks_rss", "leaks_rss")
@@ -367,46 +357,6 @@ def _is_detector_list(value: str) -> bool:
 
 def _looks_like_path(value: str) -> bool:
     return os.sep in value or value.endswith(".py") or "::" in value or os.path.exists(value)
-
-
-def _patterns(values: Iterable[object], source: str) -> list[str]:
-    if isinstance(values, str):
-        values = [values]
-    patterns = []
-    for raw in values:
-        text = str(raw).strip()
-        if not text:
-            continue
-        kind, sep, _ = text.partition(":")
-        if (sep and kind in detectors.known()) or not sep:
-            patterns.append(text)
-        else:
-            raise pytest.UsageError(
-                f"leakbench: {source}: pattern {text!r} must be 'kind:glob' with kind one of "
-                f"{', '.join(detectors.known())}"
-            )
-    return patterns
-
-
-def allow_matcher(patterns: Iterable[str]) -> Any:
-    """A predicate telling whether a leak is covered by one of ``patterns``."""
-    compiled: list[tuple[str | None, str]] = []
-    for pattern in patterns:
-        kind, sep, glob = pattern.partition(":")
-        if sep and kind in detectors.known():
-            compiled.append((kind, glob))
-        else:
-            compiled.append((None, pattern))
-
-    def allowed(leak: Leak) -> bool:
-        for kind, glob in compiled:
-            if kind is not None and kind != leak.kind:
-                continue
-            if any(fnmatch.fnmatchcase(key, glob) for key in leak.keys):
-                return True
-        return False
-
-    return allowed
 
 
 __all__ = [

@@ -17,14 +17,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from leakbench.workers import RunOptions, RunRecord, run_pytest_with_output
+from leakbench.workers import PytestInputError, RunOptions, RunRecord, run_pytest_with_output
 
 __all__ = [
     "GROUP_NAMES",
@@ -172,22 +171,6 @@ def _bytes(value: object) -> int | None:
     return None
 
 
-def has_rss_option(options: RunOptions) -> bool:
-    """Whether the pytest that will run the suite offers ``--leaks-rss`` (plugin version)."""
-    try:
-        proc = subprocess.run(
-            [options.python, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
-            cwd=options.cwd,
-            env=options.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return RSS_OPTION in proc.stdout
-
-
 def measure(options: RunOptions, rules: GroupRules) -> Groups:
     """Measure every test in one ``-n 0`` run and split them by ``rules``.
 
@@ -199,14 +182,25 @@ def measure(options: RunOptions, rules: GroupRules) -> Groups:
 
 
 def measure_tests(options: RunOptions) -> tuple[dict[str, TestCost], bool, RunRecord]:
-    """One ``-n 0`` run with durations (and per-test RSS where available): costs per test."""
-    rss = has_rss_option(options)
+    """One ``-n 0`` run with durations and per-test RSS: costs per test.
+
+    The run asks for ``--leaks-rss``; a pytest whose leakbench plugin predates it refuses
+    the option (exit 4, naming it), and the run is repeated without, by time only. The
+    arguments themselves were already checked by the collection before the levels ran,
+    so that refusal can only be about the added option.
+    """
+    durations = ["--durations=0", "--durations-min=0"]
     with tempfile.TemporaryDirectory(prefix="leakbench-groups-") as tmp:
         leaks_json = Path(tmp) / "leaks.json"
-        extra = ["--durations=0", "--durations-min=0"]
-        if rss:
-            extra += [RSS_OPTION, f"--leaks-json={leaks_json}"]
-        record, stdout = run_pytest_with_output(0, options, extra)
+        try:
+            rss_options = [RSS_OPTION, f"--leaks-json={leaks_json}"]
+            record, stdout = run_pytest_with_output(0, options, [*durations, *rss_options])
+            rss = True
+        except PytestInputError as exc:
+            if RSS_OPTION not in str(exc):
+                raise
+            record, stdout = run_pytest_with_output(0, options, durations)
+            rss = False
         readings = read_test_rss(leaks_json) if rss else {}
     seconds = parse_durations(stdout)
     costs = {n: TestCost(n, secs, readings.get(n)) for n, secs in seconds.items()}

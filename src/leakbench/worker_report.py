@@ -168,8 +168,8 @@ def print_groups(
     if not split.rss_measured:
         out.print(
             Text(
-                "note: per-test memory was not measured (this pytest has no "
-                f"{RSS_OPTION} option, or it reported nothing), so the groups "
+                "note: per-test memory was not measured (the leakbench plugin of this "
+                f"pytest has no {RSS_OPTION}, or it reported nothing), so the groups "
                 "are by time only and 'heavy' stays empty"
             )
         )

@@ -3,8 +3,10 @@
 Each scenario gets a memory pass and a time pass, each in a fresh process
 (``leakbench.measure``). The results document is written atomically under
 ``.leakbench/results/`` (and ``--out`` if given) only once every scenario was measured, so an
-interrupted run leaves no partial file. If a baseline exists for this environment, the run
-ends with ``leakbench compare`` and exits like it (0 ok, 1 regression, 2 bad input).
+interrupted run leaves no partial file (and never touches ``baselines/``). The run then ends
+with ``leakbench compare`` against ``baselines/<environment key>.json`` and exits like it (0
+ok, 1 regression, 2 bad input); with no baseline it says so, with the hint to run ``leakbench
+baseline save``, and exits 2 (``--no-compare`` to only measure).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from leakbench import store
 from leakbench.commands.compare import BadInputError
 from leakbench.commands.compare import command as compare_command
-from leakbench.environment import environment_key
 from leakbench.measure.child import MeasurementError, default_cpu
 from leakbench.measure.runner import DEFAULT_TIME_PROCESSES, BenchOptions, run, steps
 from leakbench.measure.timing import DEFAULT_BUDGET
+from leakbench.reports._format import relative
 from leakbench.results import Results, write_results
 from leakbench.scenarios import Scenario, UnknownScenarioError, discover, select
 
@@ -79,7 +81,12 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
     default=True,
     help="Pin measurements to one CPU (default; times become far more repeatable).",
 )
-@click.option("--compare/--no-compare", default=True, help="Compare with the stored baseline.")
+@click.option(
+    "--compare/--no-compare",
+    default=True,
+    help="Compare with this environment's baseline and exit like `leakbench compare` "
+    "(exit 2 when there is none).",
+)
 @click.option("-n", "--numprocesses", hidden=True, help="Ignored: see the note it prints.")
 def command(
     names: tuple[str, ...],
@@ -122,9 +129,13 @@ def command(
     path = store.save_results(results, root=root)
     if out is not None:
         path = write_results(results, out)
-    click.echo(f"results: {path} ({len(results.scenarios)} scenarios)")
+    latest = store.latest_results_path(root)
+    click.echo(
+        f"results written to {relative(path)} ({len(results.scenarios)} scenarios; "
+        f"copy: {relative(latest)})"
+    )
     if compare:
-        _compare(path)
+        _compare(path, results.environment.key, root)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -183,10 +194,15 @@ def _measure(scenarios: list[Scenario], options: BenchOptions) -> Results:
     return results
 
 
-def _compare(results_path: Path) -> None:
-    """Run ``leakbench compare`` on the new results when a baseline exists; exit like it."""
-    key = environment_key()
-    if not store.baseline_path(key).exists():
-        click.echo(f"no baseline for {key}; `leakbench baseline save` stores these results as one")
-        return
-    click.get_current_context().invoke(compare_command, results=results_path)
+def _compare(results_path: Path, key: str, root: Path) -> None:
+    """Run ``leakbench compare`` on the new results against this environment's baseline and
+    exit like it (0 ok, 1 regression, 2 bad input). No baseline is bad input (exit 2): a gate
+    that silently passes because nothing was compared would hide every regression."""
+    baseline = store.baseline_path(key, root)
+    if not baseline.exists():
+        raise BadInputError(
+            f"{relative(baseline)}: no baseline for environment {key}, nothing compared; run "
+            f"`leakbench baseline save` to store {relative(results_path)} as the baseline "
+            "(then commit it), or pass --no-compare"
+        )
+    click.get_current_context().invoke(compare_command, baseline=baseline, results=results_path)

@@ -124,6 +124,8 @@ def command(
             f"baselines/{head.environment.key}.json, create it with `leakbench baseline save`, "
             "or use --allow-other-environment"
         ) from exc
+    except budgets.BudgetError as exc:  # a marker budget stored in the results
+        raise BadInputError(f"{head_path}: {exc}; fix the test's leakbench marker") from exc
     except UnknownScenarioError as exc:
         raise BadInputError(
             f"{head_path}: {exc.args[0]}; pick a name from the list or drop --scenario"

@@ -14,12 +14,12 @@ never calls a watched object's ``__eq__`` or ``__repr__`` on a clean test.
 
 Built-in watches: ``os.environ`` (without pytest's own ``PYTEST_CURRENT_TEST``),
 ``sys.path``, ``cwd``, ``logging`` (handlers of the root and every named logger,
-without pytest's capture handlers) and ``warnings`` (the filter list, watched only
-when nothing restores it after each test: pytest's warnings plugin and leakbench's
-``warnings`` detector both do). ``sys.modules`` is not watched: imports are caches
-by design. User watches are dotted names (``pkg.mod.Class._cache``) resolved once
-(a name that does not import is a usage error) and read again at every snapshot,
-so a replaced object is seen.
+without pytest's capture handlers and ``NullHandler``) and ``warnings`` (the filter
+list, watched only when nothing restores it after each test: pytest's warnings
+plugin and leakbench's ``warnings`` detector both do). ``sys.modules`` is not
+watched: imports are caches by design. User watches are dotted names
+(``pkg.mod.Class._cache``) resolved once (a name that does not import is a usage
+error) and read again at every snapshot, so a replaced object is seen.
 """
 
 from __future__ import annotations
@@ -150,7 +150,12 @@ def _cwd() -> Fingerprint:
 
 
 def _handlers() -> Fingerprint:
-    """(logger name, handlers) of every logger that has handlers, pytest's excluded."""
+    """(logger name, handlers) of every logger that has handlers.
+
+    pytest's capture handlers come and go with each phase, and a ``NullHandler`` is
+    what libraries add to their logger when first imported (which may happen inside
+    a test) and does nothing: neither is a change that can reach another test.
+    """
     loggers: list[tuple[str, logging.Logger]] = [("root", logging.getLogger())]
     loggers += [
         (name, lg)
@@ -159,7 +164,11 @@ def _handlers() -> Fingerprint:
     ]
     found: dict[str, object] = {}
     for name, lg in loggers:
-        mine = [h for h in lg.handlers if not type(h).__module__.startswith("_pytest")]
+        mine = [
+            h
+            for h in lg.handlers
+            if not type(h).__module__.startswith("_pytest") and type(h) is not logging.NullHandler
+        ]
         for handler in mine:
             found[f"{name}: {_describe_handler(handler)} at {id(handler):#x}"] = (
                 "<id>",

@@ -123,11 +123,24 @@ def plan_rounds(
     return Plan(iterations=iterations, rounds=rounds, reference_units=units)
 
 
+UNIT_BURSTS = 7
+"""Bursts of reference units timed to estimate one unit's cost (their median is used)."""
+
+
 def _unit_seconds() -> float:
+    """Seconds per reference unit: the median of a few short bursts.
+
+    One burst (~0.3 ms) is often preempted on a loaded machine (a time slice is ms long):
+    seen in bench/gate_proof.py, a single-burst estimate 12x too high gave a reference 12x
+    shorter than the rounds, and such results can only be "inconclusive".
+    """
     reference_unit()
-    t0 = time.perf_counter()
-    run_reference(20)
-    return max((time.perf_counter() - t0) / 20, 1e-7)
+    bursts = []
+    for _ in range(UNIT_BURSTS):
+        t0 = time.perf_counter()
+        run_reference(20)
+        bursts.append((time.perf_counter() - t0) / 20)
+    return max(statistics.median(bursts), 1e-7)
 
 
 def benchmark_scenario(benchmark: Any, config: dict[str, Any]) -> None:
@@ -252,12 +265,23 @@ def time_result(doc: dict[str, Any], what: str = "time pass") -> TimeResult:
         iterations_per_round=int(stats["iterations"]),
         reference_units_per_round=int(extra["reference_units"]),
         process_rounds=[len(rounds)],
+        reference_version=int(extra.get("reference_version", 1)),
     )
 
 
 def plan_of(result: TimeResult) -> Plan:
-    """The plan a single-process result ran with (to repeat it in another process)."""
-    return Plan(result.iterations_per_round, len(result.rounds), result.reference_units_per_round)
+    """The plan for the next processes of a scenario, from the first process's result.
+
+    Same iterations and rounds, so all processes' rounds are alike and can be pooled. The
+    reference units are re-derived from what the rounds and the reference actually took
+    (medians), so that a calibration misfire in the first process (its pilot timings are
+    a few ms, easily preempted) does not carry over: ratios do not depend on the units, but
+    the reference must run about as long as a round (``leakbench.compare.pairing``).
+    """
+    round_seconds = statistics.median(result.rounds) * result.iterations_per_round
+    unit = statistics.median(result.reference_rounds)
+    units = max(1, round(round_seconds / unit)) if unit > 0 else result.reference_units_per_round
+    return Plan(result.iterations_per_round, len(result.rounds), units)
 
 
 def pool(parts: Sequence[TimeResult]) -> TimeResult:
@@ -278,4 +302,6 @@ def pool(parts: Sequence[TimeResult]) -> TimeResult:
         iterations_per_round=parts[0].iterations_per_round,
         reference_units_per_round=parts[0].reference_units_per_round,
         process_rounds=[n for p in parts for n in p.process_rounds or [len(p.rounds)]],
+        cpu=parts[0].cpu,
+        reference_version=parts[0].reference_version,
     )

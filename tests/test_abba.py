@@ -1,0 +1,79 @@
+"""The ABBA pair loop and its sequential decision, with a fake ``measure`` (no processes)."""
+
+from __future__ import annotations
+
+import random
+
+from leakbench.budgets import Budget
+from leakbench.comparison import Verdict
+from leakbench.pairs import Plan, decide, run_pairs, time_metric
+
+
+def fake(slowdown: float, noise: float, seed: int = 1) -> tuple[list[str], object]:
+    """A measure function: BASE 1 ms, HEAD ``slowdown`` x that, each with relative noise."""
+    rng = random.Random(seed)
+    calls: list[str] = []
+
+    def measure(side: str, name: str, plan: Plan | None) -> tuple[float, Plan]:
+        calls.append(side if plan else "calibrate")
+        base = 1e-3 * (1 + rng.uniform(-noise, noise))
+        return (base * slowdown if side == "head" else base), plan or Plan(3, 10)
+
+    return calls, measure
+
+
+def test_decide_verdicts() -> None:
+    assert decide([1.0, 1.01, 0.99, 1.0, 1.02], 0.10).verdict is Verdict.OK
+    assert decide([1.3, 1.31, 1.29, 1.32, 1.3], 0.10).verdict is Verdict.REGRESSION
+    assert decide([1.05, 1.15, 1.1, 1.02, 1.18], 0.10).verdict is Verdict.INCONCLUSIVE
+    assert decide([0.7, 0.72, 0.69, 0.71, 0.7], 0.10).verdict is Verdict.IMPROVED
+
+
+def test_same_ratios_same_interval() -> None:
+    ratios = [1.0, 1.05, 0.98, 1.2, 1.01, 0.97]
+    assert decide(ratios, 0.1, seed=3) == decide(ratios, 0.1, seed=3)
+
+
+def test_abba_order_and_calibration_first() -> None:
+    calls, measure = fake(1.0, 0.01)
+    run = run_pairs("x", measure, 0.10, pairs=4)  # type: ignore[arg-type]
+    assert calls[:9] == ["calibrate", "base", "head", "head", "base", "base", "head", "head",
+                         "base"]  # fmt: skip
+    assert run.decision is not None and run.decision.verdict is Verdict.OK
+    assert len(run.ratios) == 4
+
+
+def test_clear_slowdown_fails_quickly() -> None:
+    _, measure = fake(1.3, 0.03)
+    run = run_pairs("x", measure, 0.10, pairs=5)  # type: ignore[arg-type]
+    assert run.decision is not None and run.decision.verdict is Verdict.REGRESSION
+    assert len(run.ratios) == 5
+
+
+def test_borderline_adds_pairs_then_inconclusive() -> None:
+    _, measure = fake(1.10, 0.08)
+    ticks = iter(range(1000))
+    run = run_pairs(
+        "x", measure, 0.10, pairs=3, max_pairs=9, max_time=1e9, clock=lambda: next(ticks)
+    )  # type: ignore[arg-type]
+    assert run.decision is not None and run.decision.verdict is Verdict.INCONCLUSIVE
+    assert len(run.ratios) == 9 and run.stopped == "max 9 pairs"
+
+
+def test_max_time_stops_adding() -> None:
+    _, measure = fake(1.10, 0.08)
+    ticks = iter(range(0, 10000, 100))
+    run = run_pairs(
+        "x", measure, 0.10, pairs=3, max_pairs=99, max_time=50, clock=lambda: next(ticks)
+    )  # type: ignore[arg-type]
+    assert run.stopped == "max time 50 s" and len(run.ratios) == 3
+
+
+def test_acknowledged_time_regression_is_shown() -> None:
+    _, measure = fake(1.3, 0.01)
+    run = run_pairs("x", measure, 0.50, pairs=5)  # type: ignore[arg-type]
+    budget = Budget(time=0.5, reason="new parser is slower by design", source="pyproject")
+    metric = time_metric(run, budget, Budget())
+    assert metric.verdict is Verdict.ACCEPTED
+    assert metric.note.startswith("accepted: new parser is slower by design")
+    assert metric.interval is not None and metric.interval[0] > 0.2

@@ -1,0 +1,248 @@
+"""``leakbench compare-branches`` end to end on a throwaway git repo.
+
+The promise checked here is the one a reviewer relies on: whatever happens (success, bad
+input, a regression, Ctrl-C), the user's checkout is exactly as it was: same ``git status``,
+same staged changes, same ``.git/index`` bytes, no leftover worktree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from leakbench import branches
+
+SCENARIO = """
+import time
+from contextlib import contextmanager
+from leakbench.scenarios import Scenario
+
+WORK = {work}
+SLEEP = {sleep}
+KEEP = []
+
+
+def work():
+    s = 0
+    for i in range(WORK):
+        s += i * i
+    if SLEEP:
+        time.sleep(SLEEP)
+    KEEP.extend([bytearray({retain})] if {retain} else [])
+
+
+@contextmanager
+def session():
+    yield work
+
+
+SCENARIOS = [
+    Scenario(name="cpu.clean", leak_class="cpu", variant="clean", detectors=(),
+             session=session, bench_iterations=20),
+]
+"""
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV, "GIT_OPTIONAL_LOCKS": "0"}
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def write_scenario(repo: Path, work: int = 3000, sleep: float = 0.0, retain: int = 0) -> None:
+    (repo / "suites" / "cpu.py").write_text(
+        SCENARIO.format(work=work, sleep=sleep, retain=retain), encoding="utf-8"
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repo with one commit (``base`` tag), then a staged and an unstaged change."""
+    root = tmp_path / "repo"
+    (root / "suites").mkdir(parents=True)
+    (root / "suites" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
+    (root / "notes.txt").write_text("one\n", encoding="utf-8")
+    write_scenario(root)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    git(root, "tag", "base")
+    (root / "notes.txt").write_text("staged\n", encoding="utf-8")
+    git(root, "add", "notes.txt")
+    (root / "notes.txt").write_text("staged, then edited\n", encoding="utf-8")
+    return root
+
+
+def state(repo: Path) -> tuple[str, str, bytes, str]:
+    """Index bytes first (reading status must not be what changes them)."""
+    index = (repo / ".git" / "index").read_bytes()
+    return (
+        git(repo, "status", "--porcelain"),
+        git(repo, "diff", "--cached"),
+        index,
+        git(repo, "worktree", "list", "--porcelain"),
+    )
+
+
+def run(repo: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leakbench", "compare-branches", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **GIT_ENV},
+    )
+
+
+FAST = ("--pairs", "2", "--max-pairs", "2", "--no-pin")
+
+
+def test_success_reports_both_commits_and_leaves_checkout_alone(repo: Path) -> None:
+    before = state(repo)
+    done = run(repo, "base", "--format", "json", *FAST)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    sha = git(repo, "rev-parse", "HEAD").strip()
+    assert doc["base"]["git_commit"] == sha
+    assert doc["head"]["git_dirty"] is True
+    (scenario,) = doc["scenarios"]
+    assert {m["metric"] for m in scenario["metrics"]} >= {"time", "retained_per_iteration"}
+    assert state(repo) == before
+
+
+def test_memory_retained_per_iteration_fails(repo: Path) -> None:
+    write_scenario(repo, retain=8192)
+    before = state(repo)
+    done = run(repo, "base", "--memory-only", "--format", "json", "--no-pin")
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    verdicts = {m["metric"]: m["verdict"] for m in doc["scenarios"][0]["metrics"]}
+    assert verdicts["retained_per_iteration"] == "regression"
+    assert state(repo) == before
+
+
+def test_head_ref_is_checked_out_too(repo: Path) -> None:
+    write_scenario(repo, retain=8192)
+    git(repo, "commit", "-qam", "leak")
+    before = state(repo)
+    done = run(repo, "base", "HEAD", "--memory-only", "--format", "markdown", "--no-pin")
+    assert done.returncode == 1, done.stderr
+    assert "BASE base" in done.stdout and "HEAD HEAD" in done.stdout
+    assert state(repo) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("no-such-ref",), "is not a commit"),
+        (("base", "--scenario", "nope"), "unknown scenario"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(repo: Path, args: tuple[str, ...], words: str) -> None:
+    before = state(repo)
+    done = run(repo, *args, *FAST)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("leakbench: error:") and words in lines[-1]
+    assert "Traceback" not in done.stderr
+    assert state(repo) == before
+
+
+def test_not_a_git_repo(tmp_path: Path) -> None:
+    done = run(tmp_path, "main")
+    assert done.returncode == 2
+    assert "not a git repository" in done.stderr
+
+
+def test_base_that_cannot_import(repo: Path) -> None:
+    (repo / "suites" / "cpu.py").write_text("import does_not_exist_anywhere\n", encoding="utf-8")
+    git(repo, "commit", "-qam", "broken")
+    git(repo, "tag", "broken")
+    write_scenario(repo)
+    before = state(repo)
+    done = run(repo, "broken", *FAST)
+    assert done.returncode == 2
+    assert "BASE" in done.stderr and "does_not_exist_anywhere" in done.stderr
+    assert state(repo) == before
+
+
+def test_new_and_removed_scenarios_are_rows(repo: Path) -> None:
+    extra = (
+        (repo / "suites" / "cpu.py")
+        .read_text(encoding="utf-8")
+        .replace('name="cpu.clean"', 'name="cpu.other"')
+    )
+    (repo / "suites" / "other.py").write_text(extra, encoding="utf-8")
+    done = run(repo, "base", "--format", "json", "--memory-only", "--no-pin")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["new"] == ["cpu.other"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interruption_removes_the_worktree(repo: Path, signum: int) -> None:
+    write_scenario(repo, sleep=0.002)
+    before = state(repo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leakbench", "compare-branches", "base", "--time-only",
+         "--pairs", "40", "--max-pairs", "40", "--no-pin"],
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **GIT_ENV},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while git(repo, "worktree", "list").count("\n") < 2:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(1.5)  # let a measurement child start
+    listed = git(repo, "worktree", "list", "--porcelain").split("\n\n")[1]
+    temporary = Path(listed.splitlines()[0].removeprefix("worktree "))
+    assert temporary.exists()
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "worktree was removed" in err
+    assert state(repo) == before
+    assert not temporary.exists() and not temporary.parent.exists()
+
+
+def test_unit_helpers(tmp_path: Path, repo: Path) -> None:
+    with pytest.raises(branches.GitError, match="not a git repository"):
+        branches.repo_root(tmp_path)
+    with pytest.raises(branches.GitError):
+        branches.resolve(repo, "--help")
+    assert branches.lock_note(repo, repo) is None
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "requirements.lock").write_text("x==1\n", encoding="utf-8")
+    assert "differs" in (branches.lock_note(repo, other) or "")
+    (other / "src" / "leakbench").mkdir(parents=True)
+    assert branches.side_pythonpath(other) == str(other)
+    (repo / "src" / "pkg").mkdir(parents=True)
+    assert branches.side_pythonpath(repo).endswith(str(repo / "src"))
+
+
+def test_worktree_removed_after_exception(repo: Path) -> None:
+    sha = branches.resolve(repo, "base")
+    with pytest.raises(RuntimeError), branches.temporary_worktree(repo, sha) as path:
+        assert (path / "suites" / "cpu.py").exists()
+        raise RuntimeError("boom")
+    assert not path.exists()
+    assert git(repo, "worktree", "list").count("\n") == 1
