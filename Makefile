@@ -34,9 +34,9 @@ test: lint typecheck unit
 # BENCH_ARGS passes options through, e.g. `make bench BENCH_ARGS="threads --no-compare"`.
 bench: setup
 	@echo "$(BIN)/python -m leakbench bench $(BENCH_ARGS)"
-	@$(BIN)/python -m leakbench bench $(BENCH_ARGS) || { code=$$?; \
-	  echo "make bench: leakbench bench exited $$code (1 regression, 2 bad input or no baseline, 130 interrupted)" >&2; \
-	  exit $$code; }
+	@$(BIN)/python -m leakbench bench $(BENCH_ARGS); code=$$?; \
+	  $(BIN)/python -m leakbench report --html .leakbench/report/index.html || true; \
+	  [ $$code -eq 0 ] || { echo "make bench: leakbench bench exited $$code (1 regression, 2 bad input or no baseline, 130 interrupted)" >&2; exit $$code; }
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock:

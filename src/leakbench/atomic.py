@@ -30,12 +30,20 @@ def write_json_atomic(path: Path | str, data: object) -> Path:
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp creates 0600; results and baselines are ordinary project files.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(p.parent)
     return p
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _fsync_dir(directory: Path) -> None:
