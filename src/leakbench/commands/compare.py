@@ -14,6 +14,7 @@ from typing import IO, Any
 import click
 
 from leakbench import budgets, store
+from leakbench.commands.options import format_option, scenario_option
 from leakbench.compare import EnvironmentKeyError, UnknownScenarioError, compare
 from leakbench.reports import json_report, markdown, terminal
 from leakbench.results import Results, ResultsError, ResultsMissingError, load_results
@@ -62,22 +63,8 @@ def load_base(path: Path | None, key: str) -> tuple[Results, Path]:
 @click.command(name="compare")
 @click.argument("baseline", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("results", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["terminal", "markdown", "json"]),
-    default="terminal",
-    show_default=True,
-    help="terminal table, Markdown for a PR comment / $GITHUB_STEP_SUMMARY, or JSON.",
-)
-@click.option(
-    "-s",
-    "--scenario",
-    "scenarios",
-    multiple=True,
-    metavar="NAME",
-    help="Compare only this scenario or leak class (repeatable).",
-)
+@format_option
+@scenario_option
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),

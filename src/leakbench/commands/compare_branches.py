@@ -25,6 +25,7 @@ import click
 from leakbench import branches, budgets
 from leakbench.branches import GitError, Side
 from leakbench.commands.compare import BadInputError
+from leakbench.commands.options import format_option, scenario_option
 from leakbench.compare import compare
 from leakbench.comparison import Comparison, ScenarioComparison
 from leakbench.environment import fingerprint
@@ -112,22 +113,8 @@ def _results(side: Side, infos: dict[str, Any], memory: dict[str, MemoryResult])
 @click.command(name="compare-branches")
 @click.argument("base")
 @click.argument("head", required=False)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["terminal", "markdown", "json"]),
-    default="terminal",
-    show_default=True,
-    help="Report format, as `leakbench compare`.",
-)
-@click.option(
-    "-s",
-    "--scenario",
-    "scenarios",
-    multiple=True,
-    metavar="NAME",
-    help="Only this scenario or leak class (repeatable).",
-)
+@format_option
+@scenario_option
 @click.option(
     "--pairs",
     type=click.IntRange(1),
