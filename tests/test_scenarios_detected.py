@@ -34,11 +34,6 @@ KIND_LINE = re.compile(r"^\[(\w+)\] ", re.MULTILINE)
 SUMMARY_TITLE = "leakbench: leaking tests by kind"
 
 KNOWN_PLUGIN_BUGS: dict[str, str] = {
-    "learning.clean": (
-        "objects: a function-scoped fixture's value is still referenced from item.funcargs "
-        "when the teardown check runs (pytest clears it only after the teardown report), "
-        "so the clean engine's bounded history is counted as 128 leaked Result objects"
-    ),
     "httpx.clean": (
         "objects: the first request imports httpcore/anyio/attrs lazily; what those imports "
         "put in pre-existing modules' caches (typing, importlib FileFinder) is not reachable "

@@ -199,6 +199,11 @@ class LeakCheck:
         state = item.stash.get(STATE, None)
         if state is None:
             return
+        if "objects" in self.checker.detectors and isinstance(item, pytest.Function):
+            # Every finalizer has run, but pytest drops its references to the
+            # function-scoped fixture values only after the teardown report; without
+            # this the objects detector would count them as the test's leak.
+            item.funcargs = {}
         with contextlib.suppress(Exception):  # a __del__ or gc callback raising
             self.checker.collect_garbage(state)
         self.checker.finish(state)
