@@ -90,7 +90,11 @@ def test_sizes_parse(text: object, expected: int) -> None:
     assert parse_size(text, "here") == expected
 
 
-@pytest.mark.parametrize("text", ["64 KiBs", "-1", -5, True, "lots", [1]])
+@pytest.mark.parametrize(
+    "text",
+    # The last four are accepted by leakbench.sizes (which parse_size delegates to), not here.
+    ["64 KiBs", "-1", -5, True, "lots", [1], "9" * 400, "1TB", "50%", "1."],
+)
 def test_bad_sizes_name_their_source(text: object) -> None:
     with pytest.raises(BudgetError, match=r"^here: "):
         parse_size(text, "here")

@@ -22,6 +22,7 @@ silently ignored budget is worse than none.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import tomllib
@@ -29,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from leakbench import sizes
 
 DEFAULT_MEMORY_BUDGET = 0.20
 DEFAULT_TIME_BUDGET = 0.10
@@ -54,15 +57,7 @@ gate, so they are shown but do not fail.
 """
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
-_UNITS = {
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-}
+"""The forms a budget accepts: a subset of ``leakbench.sizes`` (no ``T``, ``%`` or ``1.``)."""
 _GLOBAL_KEYS = {"memory_budget", "time_budget", "memory_floor", "memory_metrics", "scenarios"}
 _SCENARIO_KEYS = {"memory_budget", "time_budget", "memory_floor", "reason"}
 
@@ -117,11 +112,9 @@ def parse_size(value: object, where: str) -> int:
         if value < 0 or not math.isfinite(value):
             raise BudgetError(f"{where}: a size must be a finite number >= 0, got {value!r}")
         return int(value)
-    if isinstance(value, str):
-        match = _SIZE.match(value)
-        if match:
-            unit = (match.group(2) or "B").lower()
-            return int(float(match.group(1)) * _UNITS[unit])
+    if isinstance(value, str) and _SIZE.match(value):
+        with contextlib.suppress(ValueError):  # too large to be finite
+            return sizes.parse_size(value)
     raise BudgetError(f"{where}: expected a size such as 65536 or '64KiB', got {value!r}")
 
 
