@@ -243,7 +243,8 @@ def _calibrate(iteration: Callable[[], None], cap: int) -> Plan:
 
 
 def time_scenario(config: dict[str, Any]) -> dict[str, Any]:
-    """Child: enter the session, warm up once, run the plan's rounds; median s/iteration."""
+    """Child: enter the session, warm up once, run the plan's rounds; seconds per iteration
+    of each round (the parent applies the round statistic) and the plan used."""
     from leakbench.measure.runner import time_iterations_for
     from leakbench.scenarios import discover
 
@@ -262,7 +263,6 @@ def time_scenario(config: dict[str, Any]) -> dict[str, Any]:
                 iteration()
             rounds.append((time.perf_counter() - t0) / plan.iterations)
     return {
-        "median": statistics.median(rounds),
         "rounds": rounds,
         "plan": {"iterations": plan.iterations, "rounds": plan.rounds},
     }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from leakbench import branches, budgets
+from leakbench.bootstrap import SEED
 from leakbench.branches import GitError, Side
 from leakbench.commands.compare import BadInputError
 from leakbench.commands.options import format_option, scenario_option
@@ -139,7 +140,7 @@ def _results(side: Side, infos: dict[str, Any], memory: dict[str, MemoryResult])
 @click.option(
     "--seed",
     type=int,
-    default=20261121,
+    default=SEED,
     show_default=True,
     help="Bootstrap seed (fixed: the same ratios always give the same verdict).",
 )
@@ -293,6 +294,8 @@ def _run(
     if lock := branches.lock_note(base.root, head.root):
         notes.append(lock)
     failed: list[str] = []
+    bad: set[str] = set()
+    """Scenarios that failed to run on either side: left out of the comparison."""
     memory: dict[str, dict[str, MemoryResult]] = {"BASE": {}, "HEAD": {}}
     if not o.time_only:
         key = fingerprint(head.root).key
@@ -317,30 +320,26 @@ def _run(
                         )
                 except MeasurementError as exc:
                     failed.append(f"{name} ({tag}: {exc})")
+                    bad.add(name)
                     break
         if stored and any(memory["BASE"].get(n) is stored.get(n) for n in common):
             notes.append(f"BASE memory reused from {where} (same commit and environment)")
-    bad = {f.split(" ", 1)[0] for f in failed}
     runs: dict[str, PairRun] = {}
     if not o.memory_only:
         sides = {"base": base, "head": head}
+
+        def measure(side: str, scenario: str, plan: Plan | None) -> tuple[float, Plan]:
+            config_ = {
+                "mode": "time",
+                "suites": suites,
+                "root": str(sides[side].root),
+                "scenario": scenario,
+                "plan": asdict(plan) if plan else None,
+            }
+            got = _child(sides[side], config_, f"time pair of {scenario} ({side})", cpu, timeout)
+            return float(STATISTICS[o.statistic](got["rounds"])), Plan(**got["plan"])
+
         for name in (n for n in common if n not in bad):
-
-            def measure(side: str, scenario: str, plan: Plan | None) -> tuple[float, Plan]:
-                root = str(sides[side].root)
-                plan_ = plan.__dict__ if plan else None
-                config_ = {
-                    "mode": "time",
-                    "suites": suites,
-                    "root": root,
-                    "scenario": scenario,
-                    "plan": plan_,
-                }
-                got = _child(
-                    sides[side], config_, f"time pair of {scenario} ({side})", cpu, timeout
-                )
-                return float(STATISTICS[o.statistic](got["rounds"])), Plan(**got["plan"])
-
             _say(f"time pairs (ABBA): {name}")
             try:
                 runs[name] = run_pairs(

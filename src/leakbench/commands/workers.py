@@ -191,12 +191,12 @@ def command(
         timeout=timeout,
     )
     signal.signal(signal.SIGTERM, _terminate)
+    rules = GroupRules(heavy_rss[0], long_seconds, heavy_rss[1]) if groups else None
     try:
         tests = collect(options)
+        records, skipped, split = _measure(chosen, repeat, options, rules)
     except PytestInputError as exc:
         raise BadInputError(str(exc)) from exc
-    rules = GroupRules(heavy_rss[0], long_seconds, heavy_rss[1]) if groups else None
-    records, skipped, split = _measure(chosen, repeat, options, rules)
     summaries = summarize(records, chosen, budget, skipped)
     recommendation = recommend(summaries, budget_label)
     out = terminal.console()
@@ -254,6 +254,7 @@ def _measure(
     """Rounds of every level (interleaved), then the groups pass; a progress bar on stderr.
 
     When the guard stops a level, that level and every higher one get no further runs.
+    :class:`PytestInputError` propagates (the caller turns it into a one-line error).
     """
     console = Console(stderr=True)
     columns = (
@@ -276,25 +277,22 @@ def _measure(
                 console.print(f"[{int(bar.tasks[0].completed) + 1}/{total}] {line}", markup=False)
 
         stopped_at: int | None = None
-        try:
-            for round_ in range(1, repeat + 1):
-                for level in levels:
-                    if stopped_at is not None and level >= stopped_at:
-                        if level > stopped_at:
-                            skipped.setdefault(level, f"-n {stopped_at} exceeded the memory budget")
-                        bar.advance(task)
-                        continue
-                    step(f"-n {level}  run {round_}/{repeat}")
-                    record = run_pytest(level, options)
-                    records.append(record)
-                    if record.outcome is Outcome.OVER_BUDGET:
-                        stopped_at = level
+        for round_ in range(1, repeat + 1):
+            for level in levels:
+                if stopped_at is not None and level >= stopped_at:
+                    if level > stopped_at:
+                        skipped.setdefault(level, f"-n {stopped_at} exceeded the memory budget")
                     bar.advance(task)
-            if rules is not None:
-                step("-n 0  measuring each test for --groups")
-                split = worker_groups.measure(options, rules)
+                    continue
+                step(f"-n {level}  run {round_}/{repeat}")
+                record = run_pytest(level, options)
+                records.append(record)
+                if record.outcome is Outcome.OVER_BUDGET:
+                    stopped_at = level
                 bar.advance(task)
-        except PytestInputError as exc:
-            raise BadInputError(str(exc)) from exc
+        if rules is not None:
+            step("-n 0  measuring each test for --groups")
+            split = worker_groups.measure(options, rules)
+            bar.advance(task)
         bar.update(task, completed=total, description="done")
     return records, skipped, split
