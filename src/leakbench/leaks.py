@@ -6,7 +6,7 @@ serialisation and can be rendered by any reporter without touching live objects.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -26,7 +26,6 @@ class Leak:
     """True when the detector itself failed; reported, never fails the test."""
     excused: str = ""
     """Non-empty when the leak is reported but does not fail the test, and why."""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -43,7 +42,6 @@ class Leak:
             keys=tuple(data.get("keys", ())),
             internal_error=bool(data.get("internal_error", False)),
             excused=str(data.get("excused", "")),
-            extra=dict(data.get("extra", {})),
         )
 
     @property

@@ -63,6 +63,12 @@ def format_stack(stack: Stack, limit: int = 6) -> list[str]:
     return lines
 
 
+def stack_details(label: str, stack: Stack) -> list[str]:
+    """``label:`` followed by the rendered ``stack``, or nothing when none was recorded."""
+    lines = format_stack(stack)
+    return [f"{label}:", *lines] if lines else []
+
+
 def thread_origin(thread: threading.Thread) -> Stack:
     return getattr(thread, "_leakbench_origin", ())
 

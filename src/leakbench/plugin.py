@@ -73,7 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     summary = LeakSummary()
     config.pluginmanager.register(summary, "leakbench-summary")
-    if _is_xdist_controller(config):
+    if xdist_support.is_distributing(config):  # the controller runs no tests: its workers do
         return
     checker = LeakChecker(resolved)
     checker.start()
@@ -88,11 +88,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if teardowns is not None:
         config.pluginmanager.register(teardowns, "leakbench-fixture-teardowns")
     config.pluginmanager.register(LeakCheck(checker, summary, teardowns), "leakbench-check")
-
-
-def _is_xdist_controller(config: pytest.Config) -> bool:
-    """Under xdist the controller runs no tests; its workers do the checking."""
-    return xdist_support.is_distributing(config)
 
 
 def pytest_collection_modifyitems(

@@ -79,7 +79,6 @@ class Settings:
     json_path: Path | None = None
     rss: bool = False
     limits: Limits = field(default_factory=Limits)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -95,7 +94,6 @@ class Settings:
         return detectors.DetectorConfig(
             grace=self.grace,
             objects_threshold=self.objects_threshold,
-            full_gc=self.full_gc,
             globals_watch=self.globals_watch,
             watch_warnings_filters=self.watch_warnings_filters,
         )
@@ -226,37 +224,38 @@ def resolve(config: pytest.Config) -> Settings:
     """Read every source in precedence order; raise UsageError naming the bad source."""
     table = read_tool_table(config.rootpath)
 
-    def pick(option: str, ini: str) -> tuple[object, str] | None:
-        value = config.getoption(option)
+    def pick(name: str) -> tuple[object, str] | None:
+        """The value of the option ``name`` (also its ini key) and where it came from."""
+        value = config.getoption(name)
         if value is not None:
-            return value, f"--{option.replace('_', '-')}"
-        if ini == "leaks" and os.environ.get(ENV_VAR):
+            return value, f"--{name.replace('_', '-')}"
+        if name == "leaks" and os.environ.get(ENV_VAR):
             return os.environ[ENV_VAR], f"environment variable {ENV_VAR}"
-        ini_value = config.getini(ini)
+        ini_value = config.getini(name)
         if ini_value not in ("", [], None):
-            return ini_value, f"ini option {ini}"
-        if ini in table:
-            return table[ini], f"[tool.leakbench] {ini}"
+            return ini_value, f"ini option {name}"
+        if name in table:
+            return table[name], f"[tool.leakbench] {name}"
         return None
 
     enabled: tuple[str, ...] = ()
-    chosen = pick("leaks", "leaks")
+    chosen = pick("leaks")
     if chosen is not None:
         enabled = parse_detectors(*chosen)
 
-    report_only = pick("leaks_report_only", "leaks_report_only")
-    grace = pick("leaks_grace", "leaks_grace")
-    threshold = pick("leaks_objects_threshold", "leaks_objects_threshold")
-    full_gc = pick("leaks_full_gc", "leaks_full_gc")
+    report_only = pick("leaks_report_only")
+    grace = pick("leaks_grace")
+    threshold = pick("leaks_objects_threshold")
+    full_gc = pick("leaks_full_gc")
     allow: list[str] = list(DEFAULT_ALLOW)
     allow += patterns(config.getini("leaks_allow"), "ini option leaks_allow")
     allow += patterns(table.get("leaks_allow", []), "[tool.leakbench] leaks_allow")
     allow += patterns(config.getoption("leaks_allow") or [], "--leaks-allow")
     watch = _globals_watch(config, table) if "globals" in enabled else ()
-    json_path = pick("leaks_json", "leaks_json")
-    rss = pick("leaks_rss", "leaks_rss")
-    max_rss = pick("leaks_max_rss", "leaks_max_rss")
-    max_total = pick("leaks_max_total_rss", "leaks_max_total_rss")
+    json_path = pick("leaks_json")
+    rss = pick("leaks_rss")
+    max_rss = pick("leaks_max_rss")
+    max_total = pick("leaks_max_total_rss")
     return Settings(
         enabled=enabled,
         report_only=_bool(*report_only) if report_only else False,

@@ -29,8 +29,6 @@ class DetectorConfig:
     """Seconds to wait for threads/processes that are finishing (spent only on a find)."""
     objects_threshold: int = 100
     """Minimum growth of one type's instance count for the objects detector."""
-    full_gc: bool = False
-    """Always run a full gc at teardown (slower, exact ResourceWarning attribution)."""
     globals_watch: tuple[str, ...] = ()
     """Dotted names the globals detector watches besides its built-in ones."""
     watch_warnings_filters: bool = False

@@ -43,6 +43,7 @@ from typing import Any
 
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig
 from leakbench.leaks import Leak
+from leakbench.memory_report import format_bytes
 
 EXCLUDED_TYPES: frozenset[type] = frozenset(
     {
@@ -123,14 +124,6 @@ def reachable_new_objects(roots: Iterable[Any], new_ids: set[int]) -> list[Any]:
                 seen.add(ref_id)
                 stack.append(ref)
     return found
-
-
-def format_size(size: float) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 class ObjectsDetector(Detector[ObjectsSnapshot]):
@@ -319,7 +312,7 @@ def describe_sample(sample: list[Any], growth: int) -> list[str]:
         total = sizer(*sample)
         each = total / len(sample)
         details.append(
-            f"~{format_size(each * growth)} retained (~{format_size(each)} each, "
+            f"~{format_bytes(each * growth)} retained (~{format_bytes(each)} each, "
             f"asizeof of {len(sample)} of them)"
         )
     except Exception as exc:  # sizing is a nicety; never lose the leak over it

@@ -7,6 +7,7 @@ the list ``patch.stopall()`` uses, so it is exactly the set of live patches.
 
 from __future__ import annotations
 
+import os
 import unittest.mock
 from typing import Any
 
@@ -32,7 +33,7 @@ def describe_target(patcher: Any) -> str:
     in_dict = getattr(patcher, "in_dict", None)
     if in_dict is not None:
         name = in_dict if isinstance(in_dict, str) else type(in_dict).__name__
-        if in_dict is __import__("os").environ:
+        if in_dict is os.environ:
             name = "os.environ"
         return f"dict {name}"
     return repr(patcher)
@@ -51,10 +52,7 @@ class PatchesDetector(Detector[frozenset[int]]):
             if id(patcher) in baseline:
                 continue
             target = describe_target(patcher)
-            details: list[str] = []
-            started = origins.format_stack(origins.patch_origin(patcher))
-            if started:
-                details = ["started at:", *started]
+            details = origins.stack_details("started at", origins.patch_origin(patcher))
             leak = Leak(
                 kind=self.name,
                 summary=f"patch of {target} was started and never stopped",

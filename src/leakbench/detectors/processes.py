@@ -182,8 +182,6 @@ class ProcessesDetector(Detector[frozenset[int]]):
             summary = f"process {pid} ({shown}) is still running"
         details: list[str] = []
         if with_stack:
-            created = origins.format_stack(origins.process_origin(pid))
-            if created:
-                details = ["started at:", *created]
+            details = origins.stack_details("started at", origins.process_origin(pid))
         keys: tuple[str, ...] = tuple(dict.fromkeys(k for k in (cmdline, comm) if k))
         return Leak(kind=self.name, summary=summary, details=tuple(details), keys=keys)

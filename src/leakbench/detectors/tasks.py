@@ -155,8 +155,7 @@ class TasksDetector(Detector[Snapshot]):
         coro = task.get_coro()
         coro_name = getattr(coro, "__qualname__", None) or repr(coro)
         keys = (task.get_name(), str(coro_name))
-        created = origins.format_stack(origins.task_origin(task))
-        details = ["created at:", *created] if created else []
+        details = origins.stack_details("created at", origins.task_origin(task))
         if not task.done():
             if task.cancelling():  # asked to stop; it will at the loop's next turn
                 return None

@@ -40,10 +40,7 @@ class ThreadsDetector(Detector[frozenset[threading.Thread]]):
         target = qualname(function or type(thread).run)
         details: list[str] = []
         if with_stack:
-            started = origins.format_stack(origins.thread_origin(thread))
-            if started:
-                details.append("started at:")
-                details.extend(started)
+            details = origins.stack_details("started at", origins.thread_origin(thread))
             frame = sys._current_frames().get(thread.ident or -1)
             if frame is not None:
                 now = traceback.format_stack(frame, limit=3)
