@@ -97,14 +97,9 @@ class TreeSampler:
 
     def sample(self) -> None:
         """Read the tree once and fold it into the peaks (public so tests can drive it)."""
-        parents = tree_parents(self.root)
-        readings = {pid: read_memory(pid) for pid in parents}
+        parents, readings = tree_memory(self.root)
         rss_total = swap_total = 0
         for pid, memory in readings.items():
-            parent = parents[pid]
-            parent_memory = readings.get(parent) if parent is not None else None
-            if memory is None or _shares_parent_memory(memory, parent_memory):
-                continue
             rss_total += memory.rss
             swap_total += memory.swap
             self.hwm[pid] = max(self.hwm.get(pid, 0), memory.hwm)
@@ -132,6 +127,24 @@ def _shares_parent_memory(memory: Memory, parent: Memory | None) -> bool:
         parent.hwm,
         parent.size,
     )
+
+
+def tree_memory(root: int) -> tuple[dict[int, int | None], dict[int, Memory]]:
+    """The tree's ``{pid: parent}`` and the memory of each process that owns its own.
+
+    Processes that exited while being read and children still sharing their parent's
+    memory (between fork and exec) are left out of the readings, so summing them never
+    counts a process twice.
+    """
+    parents = tree_parents(root)
+    raw = {pid: read_memory(pid) for pid in parents}
+    readings: dict[int, Memory] = {}
+    for pid, memory in raw.items():
+        parent = parents[pid]
+        parent_memory = raw.get(parent) if parent is not None else None
+        if memory is not None and not _shares_parent_memory(memory, parent_memory):
+            readings[pid] = memory
+    return parents, readings
 
 
 def tree_pids(root: int) -> list[int]:

@@ -78,14 +78,11 @@ def tree_rss(pid: int) -> int:
 
     The same reading ``leakbench workers`` samples (``process_tree``: the kernel's
     children lists under ``/proc``, not psutil's scan of every process on the host).
-    Processes that exit while being read count as 0.
+    Processes that exit while being read count as 0, and a child between fork and
+    exec (still reporting its parent's memory) is not counted twice.
     """
-    total = 0
-    for child in process_tree.tree_pids(pid):
-        memory = process_tree.read_memory(child)
-        if memory is not None:
-            total += memory[0]
-    return total
+    _, readings = process_tree.tree_memory(pid)
+    return sum(memory.rss for memory in readings.values())
 
 
 def total_ram() -> int:
