@@ -3,9 +3,9 @@
 Run: ``.venv/bin/python bench/gate_proof.py`` (about 7 minutes here; ``--quick`` for ~2).
 
 It measures small self-contained scenarios (defined below) with the real measurement
-functions (``leakbench.measure``: memray pass and pytest-benchmark pass, each in a fresh
+functions (``leakbench.gate.measure``: memray pass and pytest-benchmark pass, each in a fresh
 process, exactly as ``leakbench bench`` does) and compares the results with the real
-``leakbench.compare.compare`` under the default budgets. Each repetition measures:
+``leakbench.gate.verdicts.rules.compare`` under the default budgets. Each repetition measures:
 
 - **A/A**: the unchanged scenarios twice (side A, then side B, with other measurements in
   between, like two CI runs), compared: any memory regression or time failure is a false alarm.
@@ -40,13 +40,12 @@ from math import ceil
 from pathlib import Path
 from typing import Any
 
-from leakbench.compare import Verdict, compare
-from leakbench.environment import fingerprint
-from leakbench.measure.child import default_cpu
-from leakbench.measure.runner import CLEAN_TIME_ITERATIONS, DEFAULT_TIME_PROCESSES
-from leakbench.measure.timing import DEFAULT_BUDGET, plan_of, pool, run_time_pass
-from leakbench.measure.worker import run_memory_pass
-from leakbench.results import (
+from leakbench.gate.environment import fingerprint
+from leakbench.gate.measure.child import default_cpu
+from leakbench.gate.measure.runner import CLEAN_TIME_ITERATIONS, DEFAULT_TIME_PROCESSES
+from leakbench.gate.measure.timing import DEFAULT_BUDGET, plan_of, pool, run_time_pass
+from leakbench.gate.measure.worker import run_memory_pass
+from leakbench.gate.results import (
     Environment,
     MemoryResult,
     Results,
@@ -54,7 +53,8 @@ from leakbench.results import (
     TimeResult,
     write_results,
 )
-from leakbench.scenarios import Iteration, Scenario
+from leakbench.gate.scenarios import Iteration, Scenario
+from leakbench.gate.verdicts.rules import Verdict, compare
 
 PACKAGE = "leakbench_gate_proof_suites"
 SPIN = 6_000
@@ -139,7 +139,7 @@ def _write_package(root: Path) -> None:
 class Runner:
     """Measures scenarios by name in fresh processes and wraps them as results documents.
 
-    As ``leakbench bench`` does (``leakbench.measure.runner``): every memory pass first, then
+    As ``leakbench bench`` does (``leakbench.gate.measure.runner``): every memory pass first, then
     the time passes in ``processes`` fresh processes per scenario taking turns across the
     scenarios of one set (A1 B1 A2 B2 ...), the first calibrating and the others repeating
     its plan, sharing ``budget``; every child pinned to ``cpu``.

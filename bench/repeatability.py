@@ -18,11 +18,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from leakbench.measure.child import default_cpu
-from leakbench.measure.runner import iterations_for
-from leakbench.measure.worker import run_memory_pass
-from leakbench.results import MemoryResult
-from leakbench.scenarios import discover, select
+from leakbench.gate.measure.child import default_cpu
+from leakbench.gate.measure.runner import iterations_for
+from leakbench.gate.measure.worker import run_memory_pass
+from leakbench.gate.results import MemoryResult
+from leakbench.gate.scenarios import discover, select
 
 TARGET = 0.02
 FLOOR = 64 * 1024

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from leakbench.budgets import Budget
-from leakbench.comparison import Verdict
-from leakbench.pairs import Plan, decide, run_pairs, time_metric
+from leakbench.gate.verdicts.abba import Plan, decide, run_pairs, time_metric
+from leakbench.gate.verdicts.budgets import Budget
+from leakbench.gate.verdicts.records import Verdict
 
 
 def fake(slowdown: float, noise: float, seed: int = 1) -> tuple[list[str], object]:

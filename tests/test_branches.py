@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from leakbench import branches
+from leakbench.gate import git as branches
 
 SCENARIO = """
 import time
 from contextlib import contextmanager
-from leakbench.scenarios import Scenario
+from leakbench.gate.scenarios import Scenario
 
 WORK = {work}
 SLEEP = {sleep}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from leakbench.reports import html
+from leakbench.reports.html import page as html_page
 from test_report_html import sample_results
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -64,9 +64,10 @@ def test_every_chart_renders_without_console_errors(tmp_path: Path) -> None:
     head = sample_results()
     base = sample_results(commit="b" * 40, leak=15_000)
     report = tmp_path / "report" / "index.html"
-    html.write_html(
-        html.render(
-            html.ReportInput(head, "latest.json", base=base, base_label="base.json"), report.parent
+    html_page.write_html(
+        html_page.render(
+            html_page.ReportInput(head, "latest.json", base=base, base_label="base.json"),
+            report.parent,
         ),
         report,
     )

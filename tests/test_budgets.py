@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from leakbench import budgets
-from leakbench.budgets import (
+from leakbench.gate.verdicts import budgets
+from leakbench.gate.verdicts.budgets import (
     DEFAULT_GATED_METRICS,
     Budget,
     BudgetError,
@@ -92,7 +92,7 @@ def test_sizes_parse(text: object, expected: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    # The last four are accepted by leakbench.sizes (which parse_size delegates to), not here.
+    # The last four are accepted by leakbench._util.sizes (which parse_size delegates to), not here.
     ["64 KiBs", "-1", -5, True, "lots", [1], "9" * 400, "1TB", "50%", "1."],
 )
 def test_bad_sizes_name_their_source(text: object) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from leakbench.cli import cli
-from leakbench.results import load_results
+from leakbench.cli.main import cli
+from leakbench.gate.results import load_results
 from test_compare_support import KEY, env, memory, results, scenario, timing, write
 
 BASELINE = Path("baselines") / f"{KEY}.json"
@@ -185,7 +185,7 @@ def test_an_interrupted_save_leaves_the_old_baseline(
 
 KILL_MID_WRITE = """
 import json, os, signal
-from leakbench.cli import main
+from leakbench.cli.main import main
 
 def dying_dump(obj, fh, **kw):
     fh.write(json.dumps(obj, **kw)[:150])

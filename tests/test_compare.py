@@ -1,4 +1,4 @@
-"""Verdicts of ``leakbench.compare`` on synthetic results: budgets, floor, statistics, envs."""
+"""Verdicts of ``leakbench.gate.verdicts.rules`` on synthetic results: budgets, floor, envs."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from collections import Counter
 
 import pytest
 
-from leakbench.bootstrap import bootstrap_medians
-from leakbench.budgets import Budget, BudgetConfig, from_table
-from leakbench.compare import (
+from leakbench.gate.results import TopSite
+from leakbench.gate.verdicts.bootstrap import bootstrap_medians
+from leakbench.gate.verdicts.budgets import Budget, BudgetConfig, from_table
+from leakbench.gate.verdicts.records import Comparison, MetricComparison
+from leakbench.gate.verdicts.rules import (
     EnvironmentKeyError,
     UnknownScenarioError,
     Verdict,
@@ -21,9 +23,7 @@ from leakbench.compare import (
     ratio_change_interval,
     time_verdict,
 )
-from leakbench.comparison import Comparison, MetricComparison
 from leakbench.reports import json_report
-from leakbench.results import TopSite
 from test_compare_support import env, memory, results, scenario, timing
 
 

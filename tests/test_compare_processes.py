@@ -9,17 +9,17 @@ from dataclasses import replace
 
 import pytest
 
-from leakbench.bootstrap import (
+from leakbench.gate.measure import timing as timing_module
+from leakbench.gate.measure.reference import REFERENCE_VERSION
+from leakbench.gate.results import TimeResult, parse_results
+from leakbench.gate.verdicts.bootstrap import (
     grouped_change_interval,
     grouped_statistic,
     ratio_change_interval,
     split_groups,
 )
-from leakbench.compare import Verdict, compare, time_incomparability, time_verdict
-from leakbench.comparison import Comparison, MetricComparison
-from leakbench.measure import timing as timing_module
-from leakbench.measure.reference import REFERENCE_VERSION
-from leakbench.results import TimeResult, parse_results
+from leakbench.gate.verdicts.records import Comparison, MetricComparison
+from leakbench.gate.verdicts.rules import Verdict, compare, time_incomparability, time_verdict
 from test_compare_support import results, scenario, timing
 
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from leakbench.results import (
+from leakbench.gate.results import (
     Environment,
     MemoryResult,
     Results,
@@ -86,7 +86,7 @@ def timing(
     reference = [ref * s for s in slowdown]
     ratios = [max(0.01, rng.gauss(center, spread * center)) for _ in range(n)]
     rounds = [r * q for r, q in zip(ratios, reference, strict=True)]
-    # As leakbench.measure.timing does: the reference runs about as long as the round.
+    # As leakbench.gate.measure.timing does: the reference runs about as long as the round.
     units = max(1, round(center)) if units is None else units
     mean = sum(rounds) / n
     return TimeResult(

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from leakbench import activity
-from leakbench.detectors import DEFAULT, OPT_IN, REGISTRY
+from leakbench.detectors import DEFAULT, OPT_IN, REGISTRY, activity
 from leakbench.detectors.base import DetectorConfig
 from leakbench.detectors.fds import (
     FdsDetector,
@@ -29,10 +28,10 @@ from leakbench.detectors.fds import (
     parse_inet_table,
     parse_unix_table,
 )
+from leakbench.detectors.leak import Leak
 from leakbench.detectors.objects import ObjectsDetector, type_key
 from leakbench.detectors.processes import ProcessesDetector, read_stat
-from leakbench.leaks import Leak
-from leakbench.settings import allow_matcher
+from leakbench.plugin.options import allow_matcher
 
 GRACE = 0.3
 CONFIG = DetectorConfig(grace=GRACE)

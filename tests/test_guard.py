@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import Run
-from leakbench.memory_guard import Breach, Limits, MemoryGuard
+from leakbench.plugin.memory import Breach, Limits, MemoryGuard
 
 MIB = 2**20
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from leakbench.results import load_results
+from leakbench.gate.results import load_results
 from test_measure_support import write_demo_suite
 
 SUITE = "leakbench_demo_suites"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leakbench.results import load_results
+from leakbench.gate.results import load_results
 
 TESTS = """
 import pytest

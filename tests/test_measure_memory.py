@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from leakbench.measure.child import MeasurementError
-from leakbench.measure.memory import slope
-from leakbench.measure.worker import run_memory_pass
+from leakbench.gate.measure.child import MeasurementError
+from leakbench.gate.measure.memory import slope
+from leakbench.gate.measure.worker import run_memory_pass
 from test_measure_support import LEAK_BYTES, write_demo_suite
 
 

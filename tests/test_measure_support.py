@@ -17,7 +17,7 @@ import json
 import threading
 from contextlib import contextmanager
 
-from leakbench.scenarios import Scenario
+from leakbench.gate.scenarios import Scenario
 
 LEAK_BYTES = {leak}
 HELD = []

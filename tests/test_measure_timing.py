@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from leakbench.measure import timing
-from leakbench.measure.child import MeasurementError
-from leakbench.measure.reference import reference_unit, run_reference
-from leakbench.results import TimeResult
+from leakbench.gate.measure import timing
+from leakbench.gate.measure.child import MeasurementError
+from leakbench.gate.measure.reference import reference_unit, run_reference
+from leakbench.gate.results import TimeResult
 from test_measure_support import write_demo_suite
 
 

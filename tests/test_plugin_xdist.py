@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import Run
-from leakbench.leaks import Leak
-from leakbench.plugin import REPORT_ATTR
+from leakbench.detectors.leak import Leak
+from leakbench.plugin.hooks import REPORT_ATTR
 
 
 def test_leak_records_survive_the_report_serialisation_that_xdist_uses(

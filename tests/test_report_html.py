@@ -14,13 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from leakbench.budgets import BudgetConfig
-from leakbench.cli import cli
-from leakbench.compare import compare
-from leakbench.reports import flamegraph, html
-from leakbench.reports.html_chart import Line, chart, nice_ticks
-from leakbench.reports.html_workers import WorkersError, load_workers
-from leakbench.results import (
+from leakbench.cli.main import cli
+from leakbench.gate.results import (
     Environment,
     MemoryResult,
     Results,
@@ -29,6 +24,12 @@ from leakbench.results import (
     TopSite,
     write_results,
 )
+from leakbench.gate.verdicts.budgets import BudgetConfig
+from leakbench.gate.verdicts.rules import compare
+from leakbench.reports.html import flamegraphs
+from leakbench.reports.html import page as html_page
+from leakbench.reports.html.chart import Line, chart, nice_ticks
+from leakbench.reports.html.workers import WorkersError, load_workers
 
 KEY = "py3.11-linux-x86_64-pyalloc"
 LATEST = Path(".leakbench") / "results" / "latest.json"
@@ -142,7 +143,7 @@ def charts(page: str) -> dict[str, int]:
 
 def test_page_shows_leaks_charts_and_commit(tmp_path: Path) -> None:
     head = sample_results()
-    page = html.render(html.ReportInput(head, "latest.json"), tmp_path)
+    page = html_page.render(html_page.ReportInput(head, "latest.json"), tmp_path)
     assert charts(page) == {name: 40 for name in head.scenarios}
     assert "2 of 4 scenarios leak memory (all of them leaky demo variants)" in page
     assert "aaaaaaaaaa" in page and KEY in page
@@ -159,8 +160,10 @@ def test_baseline_overlay_and_regression(tmp_path: Path) -> None:
     base = sample_results(commit="b" * 40, leak=0.0)
     head = sample_results()
     comparison = compare(base, head, BudgetConfig())
-    inp = html.ReportInput(head, "h.json", base=base, base_label="b.json", comparison=comparison)
-    page = html.render(inp, tmp_path)
+    inp = html_page.ReportInput(
+        head, "h.json", base=base, base_label="b.json", comparison=comparison
+    )
+    page = html_page.render(inp, tmp_path)
     assert page.count('class="line base"') == 4
     assert "new since bbbbbbbbbb → aaaaaaaaaa" in page
     assert "Regressions against the baseline" in page
@@ -174,7 +177,7 @@ def test_clean_variant_leaking_turns_the_banner_red(tmp_path: Path) -> None:
     head.scenarios["threads.clean"] = ScenarioResult(
         "threads", "clean", False, memory(9_000), clean.time
     )
-    page = html.render(html.ReportInput(head, "h.json"), tmp_path)
+    page = html_page.render(html_page.ReportInput(head, "h.json"), tmp_path)
     assert 'class="banner bad"' in page
     assert "1 not a leaky variant: threads.clean" in page
 
@@ -307,7 +310,7 @@ def test_flame_graph_from_a_real_capture(tmp_path: Path) -> None:
         "    keep.extend(bytearray(4096) for _ in range(50))\n"
     )
     subprocess.run([sys.executable, "-c", code, str(capture)], check=True, timeout=120)
-    flames = flamegraph.generate(
+    flames = flamegraphs.generate(
         {"threads.leaky": str(capture), "x.none": None}, tmp_path / "fg", created=None
     )
     made = flames["threads.leaky"]
@@ -315,16 +318,16 @@ def test_flame_graph_from_a_real_capture(tmp_path: Path) -> None:
     assert made.path.stat().st_size > 1000
     assert flames["x.none"].path is None
     head = sample_results()
-    page = html.render(html.ReportInput(head, "h.json", flames=flames), tmp_path)
+    page = html_page.render(html_page.ReportInput(head, "h.json", flames=flames), tmp_path)
     assert 'href="fg/threads.leaky.html"' in page
 
 
 def test_stale_or_broken_capture_gives_a_note(tmp_path: Path) -> None:
     broken = tmp_path / "b.bin"
     broken.write_bytes(b"not a capture")
-    flames = flamegraph.generate(
+    flames = flamegraphs.generate(
         {"b": str(broken)}, tmp_path / "fg", created="2999-01-01T00:00:00+00:00"
     )
     assert flames["b"].path is None and "predates these results" in flames["b"].note
-    flames = flamegraph.generate({"b": str(broken)}, tmp_path / "fg")
+    flames = flamegraphs.generate({"b": str(broken)}, tmp_path / "fg")
     assert flames["b"].path is None and "memray flamegraph failed" in flames["b"].note

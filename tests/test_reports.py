@@ -7,11 +7,11 @@ import json
 
 from rich.console import Console
 
-from leakbench.budgets import from_table
-from leakbench.compare import compare
-from leakbench.comparison import Comparison
+from leakbench.gate.results import TopSite
+from leakbench.gate.verdicts.budgets import from_table
+from leakbench.gate.verdicts.records import Comparison
+from leakbench.gate.verdicts.rules import compare
 from leakbench.reports import json_report, markdown, terminal
-from leakbench.results import TopSite
 from test_compare_support import env, memory, results, scenario, timing
 
 SITE = TopSite("suites/httpx_provider.py:42 make|client", 812_000, 1000)

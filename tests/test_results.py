@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leakbench import results as R
+from leakbench.gate import results as R
 
 
 def make_results(key: str = "py3.11-linux-x86_64-pyalloc") -> R.Results:

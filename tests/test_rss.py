@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from leakbench.memory_report import format_bytes, growth_lines
-from leakbench.rss import SelfMemory, total_ram, tree_rss
+from leakbench._util.proc import SelfMemory, total_ram, tree_rss
+from leakbench.plugin.text import format_bytes, growth_lines
 
 MIB = 2**20
 

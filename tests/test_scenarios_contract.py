@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from leakbench import detectors
-from leakbench.scenarios import Scenario, UnknownScenarioError, discover, run_iterations, select
+from leakbench.gate.scenarios import (
+    Scenario,
+    UnknownScenarioError,
+    discover,
+    run_iterations,
+    select,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = discover(root=REPO)

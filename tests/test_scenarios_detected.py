@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from leakbench import detectors
-from leakbench.scenarios import discover
+from leakbench.gate.scenarios import discover
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = discover(root=REPO)

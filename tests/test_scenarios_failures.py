@@ -29,7 +29,7 @@ import json, logging, sys, warnings
 warnings.simplefilter("ignore", ResourceWarning)  # the leaky variants drop sockets on purpose
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
 from pathlib import Path
-from leakbench.scenarios import discover
+from leakbench.gate.scenarios import discover
 import suites.httpx_provider as hp, suites.mocks as mk
 errors = []
 original = hp.Provider.close_sync

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from leakbench.scenarios import Scenario, discover
+from leakbench.gate.scenarios import Scenario, discover
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from leakbench import store
-from leakbench.environment import environment_key, fingerprint
-from leakbench.results import ResultsCorruptError, load_results
+from leakbench.gate import store
+from leakbench.gate.environment import environment_key, fingerprint
+from leakbench.gate.results import ResultsCorruptError, load_results
 from test_results import make_results
 
 

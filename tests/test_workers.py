@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from leakbench import worker_report
-from leakbench.process_tree import (
+from leakbench._util.process_tree import (
     Memory,
     TreeSampler,
     _shares_parent_memory,
     read_memory,
     tree_pids,
 )
-from leakbench.sizes import parse_size
-from leakbench.worker_choice import (
+from leakbench._util.sizes import parse_size
+from leakbench.reports import workers_table
+from leakbench.workers.choose import (
     LevelSummary,
     default_levels,
     parse_levels,
@@ -29,7 +29,7 @@ from leakbench.worker_choice import (
     result_label,
     summarize,
 )
-from leakbench.worker_groups import (
+from leakbench.workers.groups import (
     GroupRules,
     Groups,
     LevelFacts,
@@ -41,8 +41,8 @@ from leakbench.worker_groups import (
     read_test_rss,
     write_groups,
 )
-from leakbench.workers import Outcome, RunRecord, parse_output
-from leakbench.workers import classify as classify_exit
+from leakbench.workers.run import Outcome, RunRecord, parse_output
+from leakbench.workers.run import classify as classify_exit
 
 MiB = 1024**2
 GiB = 1024**3
@@ -192,7 +192,7 @@ def test_skipped_levels_keep_their_reason_and_render_in_the_table() -> None:
         {4: "-n 2 exceeded the memory budget"},
     )
     console = Console(record=True, width=200)
-    console.print(worker_report.table(levels, recommend(levels, "4 GiB"), 7))
+    console.print(workers_table.table(levels, recommend(levels, "4 GiB"), 7))
     text = console.export_text()
     assert "(7 tests)" in text
     assert "◀ recommended" in text and "over budget" in text

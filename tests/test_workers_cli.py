@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from leakbench.cli import cli
-from leakbench.commands import workers as workers_command
+from leakbench.cli import workers as workers_command
+from leakbench.cli.main import cli
 
 MiB = 1024**2
 

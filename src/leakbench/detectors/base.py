@@ -1,6 +1,6 @@
 """The contract every detector follows: snapshot before, compare after.
 
-The checker (``leakbench.checker``) drives detectors; a detector never talks to
+The checker (``leakbench.plugin.checker``) drives detectors; a detector never talks to
 pytest. That keeps each detector a small, separately testable module, like the
 scheduler strategies behind a protocol in pytest-xdist.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from leakbench.leaks import Leak
+from leakbench.detectors.leak import Leak
 
 S = TypeVar("S")
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from leakbench.detectors.base import AllowFn, Detector, wait_until
-from leakbench.leaks import Leak
+from leakbench.detectors.leak import Leak
 
 FD_DIR = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
 

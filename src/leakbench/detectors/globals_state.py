@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig
-from leakbench.leaks import Leak
+from leakbench.detectors.leak import Leak
 
 __all__ = ["GlobalsDetector", "Watch", "builtin_watches", "resolve_dotted", "user_watch"]
 

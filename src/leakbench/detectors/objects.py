@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig
-from leakbench.leaks import Leak
-from leakbench.memory_report import format_bytes
+from leakbench.detectors.leak import Leak
+from leakbench.plugin.text import format_bytes
 
 EXCLUDED_TYPES: frozenset[type] = frozenset(
     {

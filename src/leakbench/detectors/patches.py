@@ -11,9 +11,9 @@ import os
 import unittest.mock
 from typing import Any
 
-from leakbench import origins
+from leakbench.detectors import origins
 from leakbench.detectors.base import AllowFn, Detector
-from leakbench.leaks import Leak
+from leakbench.detectors.leak import Leak
 
 
 def _active() -> list[Any]:

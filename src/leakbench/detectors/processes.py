@@ -6,7 +6,7 @@ someone calls ``wait()``. Listing children costs ~50 us per scan of
 ``/proc/self/task/*/children`` and ~1 ms through psutil where that file does not
 exist (kernels without ``CONFIG_PROC_CHILDREN``), too much for every test. A test
 can only create a child by spawning one, which the audit hook in
-``leakbench.activity`` counts, so the list is rescanned only when that count moved
+``leakbench.detectors.activity`` counts, so the list is rescanned only when that count moved
 since the last scan; otherwise the cached list is the answer. Children spawned
 behind Python's back (a C library calling ``fork()`` itself) are therefore only
 seen at the next scan that something else triggers.
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 
-from leakbench import activity, origins
+from leakbench.detectors import activity, origins
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig, wait_until
-from leakbench.leaks import Leak
+from leakbench.detectors.leak import Leak
 
 GONE = ""
 """State of a child that no longer exists (reaped by its owner)."""

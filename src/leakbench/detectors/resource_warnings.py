@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig
-from leakbench.leaks import Leak
+from leakbench.detectors.leak import Leak
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from leakbench import origins
+from leakbench.detectors import origins
 from leakbench.detectors.base import AllowFn, Detector
-from leakbench.leaks import Leak
+from leakbench.detectors.leak import Leak
 
 _NEVER_RETRIEVED = "exception was never retrieved"
 

@@ -11,9 +11,9 @@ import sys
 import threading
 import traceback
 
-from leakbench import origins
+from leakbench.detectors import origins
 from leakbench.detectors.base import AllowFn, Detector, qualname, wait_until
-from leakbench.leaks import Leak
+from leakbench.detectors.leak import Leak
 
 
 class ThreadsDetector(Detector[frozenset[threading.Thread]]):

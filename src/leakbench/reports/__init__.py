@@ -1,4 +1,4 @@
-"""Renderers of a :class:`~leakbench.comparison.Comparison`.
+"""Renderers of a :class:`~leakbench.gate.verdicts.records.Comparison`.
 
 Each reporter reads comparison records and never measures or compares (the
 measure-then-render rule of pytest-memray): ``terminal`` (rich table),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from leakbench.comparison import Comparison
+from leakbench.gate.verdicts.records import Comparison
 
 
 def render(comparison: Comparison) -> str:

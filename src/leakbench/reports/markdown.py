@@ -7,9 +7,14 @@ collapsed in ``<details>`` so a reviewer sees the news without scrolling.
 
 from __future__ import annotations
 
-from leakbench.budgets import format_size
-from leakbench.comparison import Comparison, MetricComparison, ScenarioComparison, Verdict
-from leakbench.reports import _format
+from leakbench.gate.verdicts.budgets import format_size
+from leakbench.gate.verdicts.records import (
+    Comparison,
+    MetricComparison,
+    ScenarioComparison,
+    Verdict,
+)
+from leakbench.reports import cells
 
 QUIET = frozenset({Verdict.OK, Verdict.INFO})
 MEMORY_NEWS = frozenset({Verdict.REGRESSION, Verdict.ACCEPTED, Verdict.INCONCLUSIVE})
@@ -26,16 +31,16 @@ def _rows(rows: list[tuple[str, MetricComparison]]) -> list[str]:
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for name, m in rows:
-        cells = (
+        row = (
             f"`{name}`",
-            _format.LABEL.get(m.metric, m.metric),
-            _format.value(m, "base"),
-            _format.value(m, "head"),
-            " ".join(filter(None, (_format.change(m), _format.interval(m)))),
-            _format.budget(m),
-            f"{_format.SYMBOL[m.verdict]} {_format.verdict(m)}",
+            cells.LABEL.get(m.metric, m.metric),
+            cells.value(m, "base"),
+            cells.value(m, "head"),
+            " ".join(filter(None, (cells.change(m), cells.interval(m)))),
+            cells.budget(m),
+            f"{cells.SYMBOL[m.verdict]} {cells.verdict(m)}",
         )
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     return lines
 
 
@@ -65,13 +70,13 @@ def render(comparison: Comparison, verbose: bool = False) -> str:
     c = comparison
     icon = "❌" if c.exit_code else "⚠️" if c.count(Verdict.INCONCLUSIVE) else "✅"
     lines = [
-        f"### {icon} leakbench: {_format.summary(c)}",
+        f"### {icon} leakbench: {cells.summary(c)}",
         "",
-        f"BASE {_cell(_format.side(c.base_label, c.base_environment))}  ",
-        f"HEAD {_cell(_format.side(c.head_label, c.head_environment))}",
+        f"BASE {_cell(cells.side(c.base_label, c.base_environment))}  ",
+        f"HEAD {_cell(cells.side(c.head_label, c.head_environment))}",
         "",
     ]
-    every = [(s.name, m) for s in c.scenarios for m in s.metrics if _format.shown(m, verbose)]
+    every = [(s.name, m) for s in c.scenarios for m in s.metrics if cells.shown(m, verbose)]
     news = [(name, m) for name, m in every if m.verdict not in QUIET]
     if news:
         lines += [*_rows(news), ""]

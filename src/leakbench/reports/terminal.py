@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from leakbench.comparison import Comparison, Verdict
-from leakbench.reports import _format
+from leakbench.gate.verdicts.records import Comparison, Verdict
+from leakbench.reports import cells
 
 STYLE = {
     Verdict.REGRESSION: "bold red",
@@ -36,18 +36,18 @@ def table(comparison: Comparison, verbose: bool = False) -> Table:
     for scenario in comparison.scenarios:
         first = True
         for m in scenario.metrics:
-            if not _format.shown(m, verbose):
+            if not cells.shown(m, verbose):
                 continue
             # Text, not str: cells are data and must never be parsed as rich markup.
             grid.add_row(
                 Text(scenario.name if first else ""),
-                Text(_format.LABEL.get(m.metric, m.metric)),
-                Text(_format.value(m, "base")),
-                Text(_format.value(m, "head")),
-                Text(_format.change(m)),
-                Text(_format.interval(m)),
-                Text(_format.budget(m)),
-                Text(_format.verdict(m), style=STYLE[m.verdict]),
+                Text(cells.LABEL.get(m.metric, m.metric)),
+                Text(cells.value(m, "base")),
+                Text(cells.value(m, "head")),
+                Text(cells.change(m)),
+                Text(cells.interval(m)),
+                Text(cells.budget(m)),
+                Text(cells.verdict(m), style=STYLE[m.verdict]),
                 end_section=False,
             )
             first = False
@@ -70,8 +70,8 @@ def console() -> Console:
 
 def render(comparison: Comparison, console: Console, verbose: bool = False) -> None:
     """Print the header, the table, new/removed scenarios, notes and the summary line."""
-    base = _format.side(comparison.base_label, comparison.base_environment)
-    head = _format.side(comparison.head_label, comparison.head_environment)
+    base = cells.side(comparison.base_label, comparison.base_environment)
+    head = cells.side(comparison.head_label, comparison.head_environment)
     console.print(Text(f"BASE {base}\nHEAD {head}"))
     if comparison.scenarios:
         console.print(table(comparison, verbose))
@@ -84,4 +84,4 @@ def render(comparison: Comparison, console: Console, verbose: bool = False) -> N
     for note in comparison.notes:
         console.print(Text(f"note: {note}", style="yellow"))
     style = "bold red" if comparison.exit_code else "bold green"
-    console.print(Text(_format.summary(comparison), style=style))
+    console.print(Text(cells.summary(comparison), style=style))

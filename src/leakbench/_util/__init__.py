@@ -1,0 +1,1 @@
+"""Small leaves every product uses: atomic writes, sizes, JSON field checks, /proc readers."""

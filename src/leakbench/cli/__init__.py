@@ -1,0 +1,1 @@
+"""The ``leakbench`` command line: ``main`` wires one thin module per subcommand."""

@@ -1,0 +1,125 @@
+"""Bad input as one line and exit code 2, and the loaders that turn bad files into it.
+
+Exit 1 means "regression" to a CI job, so every unusable input (a missing, corrupt or too-new
+results file, a bad budget) must end as :class:`BadInputError` (exit 2) with one line naming
+the file and what to do. Every subcommand loads results and budgets through these functions,
+so the wording and the exit code cannot differ between commands.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from leakbench.gate import store
+from leakbench.gate.results import (
+    Results,
+    ResultsError,
+    ResultsInvalidError,
+    ResultsMissingError,
+    load_results,
+    parse_results,
+)
+from leakbench.gate.verdicts import budgets
+
+
+class BadInputError(click.ClickException):
+    """A one-line error for unusable input; exits 2 (click's default would be 1).
+
+    Exit 1 means "regression" to a CI job, so bad input must never share it.
+    """
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``leakbench: error: <message>`` on one line to stderr."""
+        click.echo(f"leakbench: error: {self.format_message()}", file=file, err=True)
+
+
+def load_head(path: Path | None) -> tuple[Results, Path]:
+    """RESULTS, or the latest results; bad files become :class:`BadInputError`."""
+    try:
+        if path is None:
+            return store.load_latest(), store.latest_results_path()
+        return load_results(path), path
+    except ResultsError as exc:
+        raise BadInputError(str(exc)) from exc
+
+
+def load_base(path: Path | None, key: str) -> tuple[Results, Path]:
+    """BASELINE, or the stored baseline for ``key``; bad files become :class:`BadInputError`."""
+    try:
+        if path is None:
+            return store.load_baseline(key), store.baseline_path(key)
+        return load_results(path), path
+    except ResultsMissingError as exc:
+        if path is None:
+            raise BadInputError(str(exc)) from exc
+        raise BadInputError(
+            f"{path}: no such baseline file; run `leakbench baseline save` to create one "
+            "or `leakbench baseline show` to list the stored ones"
+        ) from exc
+    except (ResultsError, ValueError) as exc:
+        raise BadInputError(str(exc)) from exc
+
+
+OLDER_FIELDS: dict[str, Any] = {"series": [], "top_sites": [], "capture": None}
+"""Memory fields an older results file may lack, and the value that means "not recorded"."""
+
+
+def _fill_older(doc: Any) -> list[str]:
+    """Add :data:`OLDER_FIELDS` missing from ``doc``'s memory objects; names what was added."""
+    added: set[str] = set()
+    scenarios = doc.get("scenarios") if isinstance(doc, dict) else None
+    if not isinstance(scenarios, dict):
+        return []
+    for s in scenarios.values():
+        memory = s.get("memory") if isinstance(s, dict) else None
+        if isinstance(memory, dict):
+            for key, default in OLDER_FIELDS.items():
+                if key not in memory:
+                    memory[key] = list(default) if isinstance(default, list) else default
+                    added.add(key)
+    return sorted(added)
+
+
+def load_lenient(path: Path | None, which: str) -> tuple[Results, Path, list[str]]:
+    """Load like ``leakbench compare``, but accept files written before the memory series
+    (and call sites, captures) were recorded: the report shows what they have, with a note."""
+    try:
+        if which == "head":
+            results, where = load_head(path)
+        else:
+            results, where = load_base(path, which)
+        return results, where, []
+    except BadInputError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, ResultsInvalidError):
+            raise
+        try:
+            doc = json.loads(cause.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise exc from None
+        added = _fill_older(doc)
+        if not added:
+            raise
+        try:
+            results = parse_results(doc, cause.path)
+        except ResultsError:
+            raise exc from None
+        note = (
+            f"{cause.path} has no {', '.join(added)} (written by an older leakbench): "
+            "charts and flame graphs are missing where it lacks them; re-run `leakbench bench`"
+        )
+        return results, cause.path, [note]
+
+
+def load_budgets(path: Path | None) -> budgets.BudgetConfig:
+    """Budgets from ``path`` or the nearest ``pyproject.toml``; a bad one is bad input."""
+    try:
+        return budgets.load(path)
+    except budgets.BudgetError as exc:
+        raise BadInputError(f"{exc}; fix the budget in [tool.leakbench]") from exc

@@ -1,1 +1,0 @@
-"""One module per ``leakbench`` subcommand; ``leakbench.cli`` wires them up."""

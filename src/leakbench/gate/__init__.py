@@ -1,0 +1,1 @@
+"""The benchmark gate: scenarios -> measure -> results -> store -> verdicts."""

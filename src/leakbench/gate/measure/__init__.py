@@ -1,0 +1,1 @@
+"""Measurement passes of the gate, each run in a fresh child process."""

@@ -1,0 +1,414 @@
+"""The results file: one schema-versioned JSON document per ``leakbench bench`` run.
+
+Public API (consumed by ``leakbench compare``, ``leakbench baseline`` and reports):
+
+- :class:`Results` (``environment``, ``scenarios``, ``created``), :class:`Environment`,
+  :class:`ScenarioResult`, :class:`MemoryResult`, :class:`TimeResult`, :class:`TopSite`:
+  frozen dataclasses mirroring the JSON (``docs/results-schema.md`` documents every field).
+- :func:`load_results` reads, migrates and validates a file; every failure is a
+  :class:`ResultsError` subclass whose ``str()`` is one line naming the file and what to do,
+  so a CLI can print it and exit 2.
+- :func:`parse_results` does the same for an already-decoded document;
+  :func:`memory_from_dict` / :func:`time_from_dict` for one pass's object.
+- :meth:`Results.to_dict` / :func:`write_results` serialise; writes are atomic
+  (:func:`write_json_atomic`: temp file in the same directory, fsync, ``os.replace``), so an
+  interrupted run never leaves a half-written file where a good one was.
+
+Why frozen dataclasses and hand-written validation: the document is small, the schema must
+stay stable for stored baselines, and a precise error ("scenarios.x.memory.peak_bytes: expected
+an integer") is worth more than a dependency.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leakbench._util.atomic import write_json_atomic
+from leakbench._util.jsonfields import NUMBER, FieldError, get_field, numbers, optional
+
+SCHEMA = "leakbench-results"
+SCHEMA_VERSION = 1
+
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "Environment",
+    "MemoryResult",
+    "Results",
+    "ResultsCorruptError",
+    "ResultsError",
+    "ResultsInvalidError",
+    "ResultsMissingError",
+    "ResultsTooNewError",
+    "ScenarioResult",
+    "TimeResult",
+    "TopSite",
+    "load_results",
+    "memory_from_dict",
+    "parse_results",
+    "time_from_dict",
+    "write_json_atomic",
+    "write_results",
+]
+
+
+class ResultsError(Exception):
+    """A results or baseline file cannot be used. ``str(err)`` is one line for the user."""
+
+    def __init__(self, path: Path | str, problem: str, hint: str) -> None:
+        super().__init__(f"{path}: {problem}; {hint}")
+        self.path = Path(path)
+        self.problem = problem
+        self.hint = hint
+
+
+class ResultsMissingError(ResultsError):
+    """The file does not exist."""
+
+
+class ResultsCorruptError(ResultsError):
+    """The file is not valid JSON (truncated by a crash, edited by hand, ...)."""
+
+
+class ResultsTooNewError(ResultsError):
+    """The file was written by a newer leakbench (higher ``schema_version``)."""
+
+
+class ResultsInvalidError(ResultsError):
+    """Valid JSON, but not a leakbench results document, or a field has the wrong type."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where the numbers were measured; ``key`` selects the baseline file."""
+
+    python_version: str
+    """Full version, e.g. ``3.11.9``."""
+    implementation: str
+    """``CPython``, ``PyPy``..."""
+    platform: str
+    """``linux``, ``darwin``, ``win32`` (``sys.platform``)."""
+    machine: str
+    """``x86_64``, ``arm64``... (``platform.machine()``)."""
+    cpu_model: str
+    cpu_count: int
+    lock_hash: str
+    """sha256 (first 16 hex digits) of ``requirements.lock``; "" when there is none."""
+    memray_mode: str
+    """``pyalloc`` (Python allocators traced) is the only mode leakbench uses today."""
+    git_commit: str
+    """Full commit hash, or "" outside a git checkout."""
+    git_dirty: bool
+    key: str
+    """``py<major.minor>-<platform>-<machine>-<memray mode>``: ``py3.11-linux-x86_64-pyalloc``."""
+
+    def time_comparable(self, other: Environment) -> bool:
+        """Whether times measured in ``other`` can be compared with ours (same CPU and Python)."""
+        return (
+            self.key == other.key
+            and self.python_version == other.python_version
+            and self.implementation == other.implementation
+            and self.cpu_model == other.cpu_model
+            and self.cpu_count == other.cpu_count
+        )
+
+
+@dataclass(frozen=True)
+class TopSite:
+    """A call site still holding memory at the end of the tracked run."""
+
+    location: str
+    """``path:line function`` of the innermost Python frame."""
+    bytes: int
+    count: int
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    """The memray pass. All byte counts are integers; see ``docs/results-schema.md``."""
+
+    iterations: int
+    """N: iterations in the main tracked run (the 2N run gives the slope)."""
+    warmup_iterations: int
+    peak_bytes: int
+    """High-water mark during the N-iteration run, relative to the tracker's start."""
+    total_allocated_bytes: int
+    allocations: int
+    """Number of allocations (sum of ``n_allocations`` over records)."""
+    retained_bytes: int
+    """Bytes still allocated at the end of the N-iteration run, after ``gc.collect()``."""
+    retained_per_iteration: float
+    """Leak signature: (retained(2N) - retained(N)) / N."""
+    series: list[tuple[int, int]] = field(default_factory=list)
+    """``[iterations, retained_bytes]`` points, ascending; at least the N and 2N runs."""
+    top_sites: list[TopSite] = field(default_factory=list)
+    """Up to 10 sites retaining the most bytes in the N run, largest first."""
+    capture: str | None = None
+    """Path of the memray capture of the N run (for ``memray flamegraph``), or null."""
+
+
+@dataclass(frozen=True)
+class TimeResult:
+    """The pytest-benchmark pass: seconds per iteration, raw rounds kept."""
+
+    rounds: list[float]
+    """Scenario seconds per iteration, one per round, in run order."""
+    reference_rounds: list[float]
+    """Reference-workload seconds per unit; ``reference_rounds[i]`` ran right after round i."""
+    ratios: list[float]
+    """``rounds[i] / reference_rounds[i]``: iteration cost in reference units (speed-free)."""
+    median: float
+    mean: float
+    min: float
+    stddev: float
+    reference_median: float
+    ratio_median: float
+    unit: str = "seconds"
+    iterations_per_round: int = 1
+    """Calls of the iteration per round (pytest-benchmark's ``iterations``)."""
+    reference_units_per_round: int = 1
+    """Reference-workload units run after each scenario round (a similar duration)."""
+    process_rounds: list[int] = field(default_factory=list)
+    """Rounds contributed by each fresh process, in order (``rounds`` concatenates them);
+    empty when unknown. Lets a comparison see between-process variation."""
+    cpu: int | None = None
+    """The CPU the time processes were pinned to (null: not pinned). Pinned and unpinned
+    times are not comparable (pinned is single-core and far steadier)."""
+    reference_version: int = 1
+    """``leakbench.gate.measure.reference.REFERENCE_VERSION`` of the reference workload the ratios
+    are relative to; ratios against different references are not comparable."""
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """One scenario's measurements; a pass is null when skipped (``--memory-only``...)."""
+
+    leak_class: str
+    variant: str
+    leaks_memory: bool
+    memory: MemoryResult | None = None
+    time: TimeResult | None = None
+    budget: dict[str, Any] | None = None
+    """Budget overrides from a test's ``leakbench`` marker (keys as in ``[tool.leakbench]``
+    scenario tables); null for suite scenarios, whose budgets live in ``pyproject.toml``."""
+
+
+@dataclass(frozen=True)
+class Results:
+    """A whole results document."""
+
+    created: str
+    """ISO 8601 UTC timestamp of the run."""
+    environment: Environment
+    scenarios: dict[str, ScenarioResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (schema and version first)."""
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "created": self.created,
+            "environment": asdict(self.environment),
+            "scenarios": {name: _scenario_dict(s) for name, s in self.scenarios.items()},
+        }
+
+
+def _scenario_dict(s: ScenarioResult) -> dict[str, Any]:
+    out = asdict(s)
+    if s.memory is not None:
+        out["memory"]["series"] = [list(p) for p in s.memory.series]
+    return out
+
+
+# ----------------------------------------------------------------------------- loading
+
+_HINT_RERUN = "re-run `leakbench bench` to produce a fresh results file"
+
+
+def load_results(path: Path | str) -> Results:
+    """Read, migrate and validate a results (or baseline) file; raise :class:`ResultsError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsMissingError(p, "no such file", _HINT_RERUN) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsCorruptError(p, f"cannot read ({exc})", _HINT_RERUN) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problem = f"not valid JSON (line {exc.lineno}: {exc.msg}; truncated or edited?)"
+        raise ResultsCorruptError(p, problem, _HINT_RERUN) from None
+    return parse_results(doc, p)
+
+
+def parse_results(doc: object, path: Path | str = "<results>") -> Results:
+    """Validate a decoded document (migrating older versions) into :class:`Results`."""
+    p = Path(path)
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ResultsInvalidError(
+            p, f"not a {SCHEMA} document", "pass a file `leakbench bench` wrote"
+        )
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ResultsInvalidError(p, f"bad schema_version {version!r}", _HINT_RERUN)
+    if version > SCHEMA_VERSION:
+        raise ResultsTooNewError(
+            p,
+            f"schema_version {version} is newer than this leakbench reads ({SCHEMA_VERSION})",
+            "upgrade leakbench, or re-run `leakbench bench` with this version",
+        )
+    doc = _migrate(doc)
+    try:
+        return _build(doc)
+    except FieldError as exc:
+        raise ResultsInvalidError(p, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+"""``_MIGRATIONS[v]`` turns a version-``v`` document into version ``v + 1``."""
+
+
+def _migrate(doc: dict[str, Any]) -> dict[str, Any]:
+    version: int = doc["schema_version"]
+    while version < SCHEMA_VERSION:
+        doc = _MIGRATIONS[version](doc)
+        version += 1
+        doc["schema_version"] = version
+    return doc
+
+
+def _build(doc: Mapping[str, Any]) -> Results:
+    env_doc = get_field(doc, "environment", dict, "$")
+    env = Environment(
+        python_version=get_field(env_doc, "python_version", str, "environment"),
+        implementation=get_field(env_doc, "implementation", str, "environment"),
+        platform=get_field(env_doc, "platform", str, "environment"),
+        machine=get_field(env_doc, "machine", str, "environment"),
+        cpu_model=get_field(env_doc, "cpu_model", str, "environment"),
+        cpu_count=get_field(env_doc, "cpu_count", int, "environment"),
+        lock_hash=get_field(env_doc, "lock_hash", str, "environment"),
+        memray_mode=get_field(env_doc, "memray_mode", str, "environment"),
+        git_commit=get_field(env_doc, "git_commit", str, "environment"),
+        git_dirty=get_field(env_doc, "git_dirty", bool, "environment"),
+        key=get_field(env_doc, "key", str, "environment"),
+    )
+    scenarios: dict[str, ScenarioResult] = {}
+    for name, s in get_field(doc, "scenarios", dict, "$").items():
+        where = f"scenarios.{name}"
+        if not isinstance(s, dict):
+            raise FieldError(where, "expected an object")
+        mem = get_field(s, "memory", (dict, type(None)), where)
+        tim = get_field(s, "time", (dict, type(None)), where)
+        scenarios[name] = ScenarioResult(
+            leak_class=get_field(s, "leak_class", str, where),
+            variant=get_field(s, "variant", str, where),
+            leaks_memory=get_field(s, "leaks_memory", bool, where),
+            memory=None if mem is None else _build_memory(mem, f"{where}.memory"),
+            time=None if tim is None else _build_time(tim, f"{where}.time"),
+            budget=optional(s, "budget", (dict, type(None)), where, None),
+        )
+    return Results(
+        created=get_field(doc, "created", str, "$"), environment=env, scenarios=scenarios
+    )
+
+
+def memory_from_dict(doc: object, path: Path | str = "<memory>") -> MemoryResult:
+    """Validate one ``memory`` object (as written by ``dataclasses.asdict``)."""
+    try:
+        if not isinstance(doc, dict):
+            raise FieldError("memory", "expected an object")
+        return _build_memory(doc, "memory")
+    except FieldError as exc:
+        raise ResultsInvalidError(path, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
+
+
+def time_from_dict(doc: object, path: Path | str = "<time>") -> TimeResult:
+    """Validate one ``time`` object (as written by ``dataclasses.asdict``)."""
+    try:
+        if not isinstance(doc, dict):
+            raise FieldError("time", "expected an object")
+        return _build_time(doc, "time")
+    except FieldError as exc:
+        raise ResultsInvalidError(path, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
+
+
+def _build_memory(m: Mapping[str, Any], where: str) -> MemoryResult:
+    series: list[tuple[int, int]] = []
+    for i, point in enumerate(get_field(m, "series", list, where)):
+        ok = isinstance(point, list) and len(point) == 2
+        if not ok or not all(isinstance(v, int) and not isinstance(v, bool) for v in point):
+            raise FieldError(f"{where}.series[{i}]", "expected [iterations, bytes] integers")
+        series.append((point[0], point[1]))
+    sites: list[TopSite] = []
+    for i, site in enumerate(get_field(m, "top_sites", list, where)):
+        w = f"{where}.top_sites[{i}]"
+        if not isinstance(site, dict):
+            raise FieldError(w, "expected an object")
+        sites.append(
+            TopSite(
+                location=get_field(site, "location", str, w),
+                bytes=get_field(site, "bytes", int, w),
+                count=get_field(site, "count", int, w),
+            )
+        )
+    return MemoryResult(
+        iterations=get_field(m, "iterations", int, where),
+        warmup_iterations=get_field(m, "warmup_iterations", int, where),
+        peak_bytes=get_field(m, "peak_bytes", int, where),
+        total_allocated_bytes=get_field(m, "total_allocated_bytes", int, where),
+        allocations=get_field(m, "allocations", int, where),
+        retained_bytes=get_field(m, "retained_bytes", int, where),
+        retained_per_iteration=float(get_field(m, "retained_per_iteration", NUMBER, where)),
+        series=series,
+        top_sites=sites,
+        capture=get_field(m, "capture", (str, type(None)), where),
+    )
+
+
+def _build_time(t: Mapping[str, Any], where: str) -> TimeResult:
+    rounds = numbers(t, "rounds", where)
+    reference = numbers(t, "reference_rounds", where)
+    ratios = numbers(t, "ratios", where)
+    if not (len(rounds) == len(reference) == len(ratios)):
+        raise FieldError(where, "rounds, reference_rounds and ratios differ in length")
+    return TimeResult(
+        rounds=rounds,
+        reference_rounds=reference,
+        ratios=ratios,
+        median=float(get_field(t, "median", NUMBER, where)),
+        mean=float(get_field(t, "mean", NUMBER, where)),
+        min=float(get_field(t, "min", NUMBER, where)),
+        stddev=float(get_field(t, "stddev", NUMBER, where)),
+        reference_median=float(get_field(t, "reference_median", NUMBER, where)),
+        ratio_median=float(get_field(t, "ratio_median", NUMBER, where)),
+        unit=get_field(t, "unit", str, where),
+        iterations_per_round=get_field(t, "iterations_per_round", int, where),
+        # Fields added within version 1 are optional, so early files still load.
+        reference_units_per_round=optional(t, "reference_units_per_round", int, where, 1),
+        process_rounds=_process_rounds(t, len(rounds), where),
+        cpu=optional(t, "cpu", (int, type(None)), where, None),
+        reference_version=optional(t, "reference_version", int, where, 1),
+    )
+
+
+def _process_rounds(t: Mapping[str, Any], total: int, where: str) -> list[int]:
+    """Optional (added within version 1); must add up to the number of rounds."""
+    counts = optional(t, "process_rounds", list, where, [])
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in counts):
+        raise FieldError(f"{where}.process_rounds", "expected positive integers")
+    if counts and sum(counts) != total:
+        raise FieldError(f"{where}.process_rounds", f"adds up to {sum(counts)}, not {total}")
+    return list(counts)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_results(results: Results, path: Path | str) -> Path:
+    """Atomically write ``results`` to ``path``; return the path."""
+    return write_json_atomic(path, results.to_dict())

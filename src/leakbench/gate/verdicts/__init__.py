@@ -1,0 +1,1 @@
+"""Budgets and the rules that turn two results documents into verdicts."""

@@ -1,0 +1,419 @@
+"""Verdicts: is HEAD within budget of BASE, per scenario and metric?
+
+Pure logic: two :class:`~leakbench.gate.results.Results` and a
+:class:`~leakbench.gate.verdicts.budgets.BudgetConfig` in, a :class:`Comparison` record out. It
+never measures and never prints; reporters in ``leakbench.reports`` render it.
+
+Memory (deterministic to ~2% under memray, see FIELD-NOTES) is compared point to
+point: a gated metric regresses when it grows by more than the budget *and* the
+extra bytes exceed the absolute floor. For ``retained_per_iteration`` the floor is
+compared with the extra bytes over the whole run (difference x iterations), so the
+floor always means "bytes of memory", whatever the metric.
+
+Time is noisy (40-140% between runs on this machine), so it is compared on the
+reference-normalised ratio (scenario/reference per round) with a bootstrap
+confidence interval of the relative change of each side's mean of per-process
+median ratios, resampling processes and then rounds within them
+(:func:`leakbench.gate.verdicts.bootstrap.grouped_change_interval`), so that drift between the
+time pass's fresh processes is inside the interval. It fails only when the whole
+interval is beyond the budget, is "inconclusive" when the interval straddles the
+budget, and is "not comparable" across CPUs/Pythons, between pinned and unpinned
+runs (``time.cpu``), and across versions of the reference workload.
+Time is also "inconclusive" when either side's reference did not run about as
+long as its rounds (:func:`pairing`): then the ratio no longer cancels load.
+An improvement is a change as large as a regression would be, in the other
+direction; smaller changes read "ok" (their change is still shown).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from leakbench.gate.results import Environment, MemoryResult, Results, ScenarioResult, TimeResult
+from leakbench.gate.verdicts.bootstrap import (
+    grouped_change_interval,
+    ratio_change_interval,
+    split_groups,
+)
+from leakbench.gate.verdicts.budgets import MEMORY_METRICS, Budget, BudgetConfig, format_size
+from leakbench.gate.verdicts.records import (
+    SEVERITY,
+    Comparison,
+    MetricComparison,
+    ScenarioComparison,
+    Verdict,
+)
+
+__all__ = [
+    "Comparison",
+    "EnvironmentKeyError",
+    "MetricComparison",
+    "ScenarioComparison",
+    "UnknownScenarioError",
+    "Verdict",
+    "compare",
+    "memory_verdict",
+    "pairing",
+    "ratio_change_interval",
+    "time_incomparability",
+    "time_verdict",
+]
+
+MIN_ROUNDS = 5
+"""Below this many rounds per side a median's interval means little: inconclusive."""
+PAIRING_LIMITS = (0.5, 2.0)
+"""Reference/round duration ratios outside this range make the time ratio unreliable."""
+ENV_TIME_FIELDS = ("cpu_model", "cpu_count", "python_version", "implementation")
+"""Fingerprint fields that must match for times to be comparable."""
+PER_ITERATION = "retained_per_iteration"
+COUNT_METRICS = frozenset({"allocations"})
+
+
+class UnknownScenarioError(LookupError):
+    """``--scenario`` named something in neither file."""
+
+
+class EnvironmentKeyError(ValueError):
+    """BASE and HEAD were measured in environments with different keys."""
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def pairing(t: TimeResult) -> float:
+    """Median of (reference seconds after a round) / (the round's seconds).
+
+    The ratio cancels machine slow-downs only when the reference runs about as long
+    as the round it follows: under load, a 0.2 ms reference burst after a 6 ms round
+    escapes the preemptions the round suffers, and the ratio doubles on unchanged
+    code (seen in bench/gate_proof.py when the reference calibration misfired).
+    """
+    spans = [
+        (ref * t.reference_units_per_round) / (r * t.iterations_per_round)
+        for r, ref in zip(t.rounds, t.reference_rounds, strict=True)
+        if r > 0
+    ]
+    return statistics.median(spans) if spans else 0.0
+
+
+def time_incomparability(base: TimeResult, head: TimeResult) -> str:
+    """Why two time passes cannot be compared even on one machine ("" when they can).
+
+    A pinned run is single-core and far steadier than an unpinned one (FIELD-NOTES:
+    thread scenarios moved up to +400% unpinned), and a ratio is only meaningful
+    against the same reference workload.
+    """
+    reasons: list[str] = []
+    if (base.cpu is None) != (head.cpu is None):
+        reasons.append(f"BASE {_pinning(base)}, HEAD {_pinning(head)}")
+    if base.reference_version != head.reference_version:
+        versions = f"v{base.reference_version} -> v{head.reference_version}"
+        reasons.append(f"reference workload changed ({versions})")
+    return "; ".join(reasons)
+
+
+def _pinning(t: TimeResult) -> str:
+    return "unpinned" if t.cpu is None else f"pinned to CPU {t.cpu}"
+
+
+def time_verdict(low: float, high: float, budget: float) -> Verdict:
+    """Regression only when the whole interval is beyond the budget."""
+    if low > budget:
+        return Verdict.REGRESSION
+    if high > budget:
+        return Verdict.INCONCLUSIVE
+    if high < -budget:
+        return Verdict.IMPROVED
+    return Verdict.OK
+
+
+def memory_verdict(
+    base: float, head: float, budget: float, floor: float, scale: float = 1.0
+) -> Verdict:
+    """Regression when growth exceeds ``budget`` and the extra bytes exceed ``floor``.
+
+    ``scale`` turns the difference into bytes over the run (iterations, for a
+    per-iteration metric). A BASE at or below zero has no meaningful relative
+    change, so only the floor decides.
+    """
+    extra = (head - base) * scale
+    if base <= 0:
+        change = math.inf if extra > 0 else -math.inf if extra < 0 else 0.0
+    else:
+        change = (head - base) / base
+    if extra > floor and change > budget:
+        return Verdict.REGRESSION
+    if -extra > floor and change < -budget:
+        return Verdict.IMPROVED
+    return Verdict.OK
+
+
+def _worse(a: Verdict, b: Verdict) -> bool:
+    return SEVERITY[a] > SEVERITY[b]
+
+
+def _acknowledge(
+    effective: Verdict, default: Verdict, budget: Budget, note: str
+) -> tuple[Verdict, str]:
+    """Mark a pass that only the scenario's reasoned override allowed as ACCEPTED."""
+    if not budget.reason:
+        return effective, note
+    if effective is Verdict.REGRESSION:
+        return effective, _join(note, f"exceeds even the acknowledged budget ({budget.reason})")
+    if default in (Verdict.REGRESSION, Verdict.INCONCLUSIVE) and _worse(default, effective):
+        return Verdict.ACCEPTED, _join(note, f"accepted: {budget.reason}")
+    return effective, note
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a else b
+
+
+# --------------------------------------------------------------------------- per metric
+
+
+def _unavailable(
+    metric: str, kind: str, unit: str, budget: float | None, note: str
+) -> MetricComparison:
+    """A metric one side did not measure: shown, never gating."""
+    return MetricComparison(
+        metric, kind, unit, None, None, None, budget, Verdict.NOT_COMPARABLE, False, note=note
+    )
+
+
+def _compare_memory(
+    base: MemoryResult | None,
+    head: MemoryResult | None,
+    budget: Budget,
+    default: Budget,
+    gated: Sequence[str],
+) -> list[MetricComparison]:
+    out: list[MetricComparison] = []
+    for metric in MEMORY_METRICS:
+        unit = "count" if metric in COUNT_METRICS else "bytes"
+        is_gated = metric in gated
+        if base is None or head is None:
+            missing = "BASE" if base is None else "HEAD"
+            out.append(_unavailable(metric, "memory", unit, None, f"no memory pass in {missing}"))
+            continue
+        b = float(getattr(base, metric))
+        h = float(getattr(head, metric))
+        change = (h - b) / b if b > 0 else None
+        note = ""
+        if metric != PER_ITERATION and base.iterations != head.iterations:
+            verdict = Verdict.NOT_COMPARABLE
+            note = (
+                f"iterations differ ({base.iterations} vs {head.iterations}); totals scale with N"
+            )
+        elif not is_gated:
+            verdict = Verdict.INFO
+        else:
+            scale = float(head.iterations) if metric == PER_ITERATION else 1.0
+            floor = 0.0 if unit == "count" else float(budget.memory_floor)
+            verdict = memory_verdict(b, h, budget.memory, floor, scale)
+            default_floor = 0.0 if unit == "count" else float(default.memory_floor)
+            default_verdict = memory_verdict(b, h, default.memory, default_floor, scale)
+            if verdict is Verdict.OK and change is not None and change > budget.memory:
+                note = f"below the {format_size(budget.memory_floor)} floor"
+            verdict, note = _acknowledge(verdict, default_verdict, budget, note)
+        out.append(
+            MetricComparison(
+                metric,
+                "memory",
+                unit,
+                b,
+                h,
+                change,
+                budget.memory if is_gated else None,
+                verdict,
+                is_gated and verdict is not Verdict.NOT_COMPARABLE,
+                note=note,
+            )
+        )
+    return out
+
+
+def _compare_time(
+    base: TimeResult | None,
+    head: TimeResult | None,
+    budget: Budget,
+    default: Budget,
+    comparable: bool,
+    why_not: str,
+) -> MetricComparison:
+    if base is None or head is None:
+        missing = "BASE" if base is None else "HEAD"
+        return _unavailable("time", "time", "ratio", budget.time, f"no time pass in {missing}")
+    common: dict[str, Any] = {
+        "base": base.ratio_median,
+        "head": head.ratio_median,
+        "base_seconds": base.median,
+        "head_seconds": head.median,
+        "budget": budget.time,
+    }
+    change = head.ratio_median / base.ratio_median - 1 if base.ratio_median > 0 else None
+    if comparable:
+        why_not = time_incomparability(base, head)
+        comparable = not why_not
+    if not comparable:
+        return MetricComparison(
+            "time",
+            "time",
+            "ratio",
+            change=change,
+            verdict=Verdict.NOT_COMPARABLE,
+            gated=False,
+            note=why_not,
+            **common,
+        )
+    if min(len(base.ratios), len(head.ratios)) < MIN_ROUNDS or base.ratio_median <= 0:
+        return MetricComparison(
+            "time",
+            "time",
+            "ratio",
+            change=change,
+            verdict=Verdict.INCONCLUSIVE,
+            gated=True,
+            note=f"fewer than {MIN_ROUNDS} rounds",
+            **common,
+        )
+    mismatch = [
+        f"{side} reference ran {p:.2g}x as long as its rounds"
+        for side, p in (("BASE", pairing(base)), ("HEAD", pairing(head)))
+        if not PAIRING_LIMITS[0] <= p <= PAIRING_LIMITS[1]
+    ]
+    if mismatch:
+        note = "; ".join(mismatch) + ": ratios unreliable, re-measure"
+        return MetricComparison(
+            "time", "time", "ratio", change=change, verdict=Verdict.INCONCLUSIVE, gated=True,
+            note=note, **common,
+        )  # fmt: skip
+    point, low, high = grouped_change_interval(
+        split_groups(base.ratios, base.process_rounds),
+        split_groups(head.ratios, head.process_rounds),
+    )
+    verdict = time_verdict(low, high, budget.time)
+    verdict, note = _acknowledge(verdict, time_verdict(low, high, default.time), budget, "")
+    return MetricComparison(
+        "time",
+        "time",
+        "ratio",
+        change=point,
+        verdict=verdict,
+        gated=True,
+        interval=(low, high),
+        note=note,
+        **common,
+    )
+
+
+def _compare_scenario(
+    name: str,
+    base: ScenarioResult,
+    head: ScenarioResult,
+    config: BudgetConfig,
+    comparable: bool,
+    why_not: str,
+) -> ScenarioComparison:
+    # A test's marker budget travels in its results; HEAD's is the code under review.
+    budget = config.for_scenario(name, head.budget if head.budget else base.budget)
+    metrics = _compare_memory(
+        base.memory, head.memory, budget, config.default, config.gated_metrics
+    )
+    metrics.append(_compare_time(base.time, head.time, budget, config.default, comparable, why_not))
+    metrics.sort(key=lambda m: (-SEVERITY[m.verdict], -(m.change or 0.0) if m.gated else 0.0))
+    sites = head.memory.top_sites if head.memory else []
+    return ScenarioComparison(
+        name,
+        tuple(metrics),
+        budget,
+        tuple({"location": s.location, "bytes": s.bytes, "count": s.count} for s in sites),
+    )
+
+
+def environment_differences(base: Environment, head: Environment) -> tuple[str, ...]:
+    """Human-readable fingerprint differences that make times incomparable."""
+    return tuple(
+        f"{name}: {getattr(base, name)!s} -> {getattr(head, name)!s}"
+        for name in ENV_TIME_FIELDS
+        if getattr(base, name) != getattr(head, name)
+    )
+
+
+def _select(names: Sequence[str], base: Results, head: Results) -> set[str]:
+    """Scenario names matching ``names`` (exact name or leak class) on either side."""
+    everything = {**base.scenarios, **head.scenarios}
+    chosen: set[str] = set()
+    for wanted in names:
+        hits = {n for n, s in everything.items() if wanted in (n, s.leak_class)}
+        if not hits:
+            known = ", ".join(sorted(everything)) or "none"
+            raise UnknownScenarioError(f"unknown scenario {wanted!r} (known: {known})")
+        chosen |= hits
+    return chosen
+
+
+def compare(
+    base: Results,
+    head: Results,
+    config: BudgetConfig | None = None,
+    *,
+    base_label: str = "BASE",
+    head_label: str = "HEAD",
+    scenarios: Sequence[str] = (),
+    allow_other_environment: bool = False,
+) -> Comparison:
+    """Compare HEAD with BASE under ``config``; see the module docstring for the rules.
+
+    Raises :class:`EnvironmentKeyError` when the environment keys differ (memory is not
+    comparable across Python minors or memray modes) unless ``allow_other_environment``,
+    and :class:`UnknownScenarioError` for a ``scenarios`` entry found in neither file.
+    """
+    config = config or BudgetConfig()
+    if base.environment.key != head.environment.key and not allow_other_environment:
+        raise EnvironmentKeyError(
+            f"baseline environment {base.environment.key} is not {head.environment.key}"
+        )
+    wanted = _select(scenarios, base, head) if scenarios else None
+    differences = environment_differences(base.environment, head.environment)
+    comparable = base.environment.time_comparable(head.environment)
+    changed = [d.split(":", 1)[0] for d in differences] or ["environment key"]
+    why_not = f"{', '.join(changed)} differ{'s' if len(changed) == 1 else ''}"
+    compared = [
+        _compare_scenario(
+            name, base.scenarios[name], head.scenarios[name], config, comparable, why_not
+        )
+        for name in head.scenarios
+        if name in base.scenarios and (wanted is None or name in wanted)
+    ]
+    compared.sort(key=ScenarioComparison.sort_key)
+    new = sorted(
+        n for n in head.scenarios if n not in base.scenarios and (not wanted or n in wanted)
+    )
+    removed = sorted(
+        n for n in base.scenarios if n not in head.scenarios and (not wanted or n in wanted)
+    )
+    everything = {*base.scenarios, *head.scenarios}
+    notes = tuple(
+        f"budget override for {name!r} matches no scenario (typo?)"
+        for name in sorted(config.scenarios)
+        if name not in everything
+    )
+    if not comparable:
+        details = ", ".join(differences) or f"{base.environment.key} -> {head.environment.key}"
+        notes += (f"time not comparable ({details}); memory still gates",)
+    return Comparison(
+        base_label=base_label,
+        head_label=head_label,
+        base_environment=base.environment,
+        head_environment=head.environment,
+        time_comparable=comparable,
+        environment_differences=differences,
+        scenarios=tuple(compared),
+        new=tuple(new),
+        removed=tuple(removed),
+        notes=notes,
+    )

@@ -1,0 +1,1 @@
+"""The pytest plugin: ``pytest --leaks`` (``hooks``) and the bench fixture (``bench``)."""

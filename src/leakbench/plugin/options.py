@@ -1,0 +1,368 @@
+"""Every plugin option in one place: command line, ini key and [tool.leakbench].
+
+Each option has one name used everywhere (``--leaks-grace``, ini ``leaks_grace``,
+``leaks_grace`` in ``[tool.leakbench]``) and one help text shared by the command
+line and the ini declaration. Precedence, highest first: ``allow_leaks`` marker
+(per test), command line, ``LEAKBENCH_LEAKS`` environment variable, pytest ini
+(``pytest.ini``, ``[tool.pytest.ini_options]``...), ``[tool.leakbench]``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leakbench import detectors
+from leakbench._util.proc import total_ram
+from leakbench._util.sizes import parse_size
+from leakbench.detectors.globals_state import resolve_dotted
+from leakbench.plugin.memory import Limits
+from leakbench.plugin.policy import DEFAULT_ALLOW, allow_matcher, patterns
+
+HELP_LEAKS = (
+    "check every test for leaks. Optionally a comma-separated list of detectors "
+    "(default: threads,tasks,processes,fds,patches,warnings; opt-in: objects, globals; "
+    "'default,globals' adds to the defaults). 'all' selects every detector; 'false' turns "
+    "checking off."
+)
+HELP_REPORT_ONLY = "report leaks without failing the tests"
+HELP_GRACE = "seconds to wait for finishing threads/processes before calling them leaked (0.5)"
+HELP_ALLOW = (
+    "allow-list patterns 'kind:glob' (e.g. 'threads:MyPool-*', 'fds:/dev/shm/*') matched "
+    "against thread names and targets, task coroutines, command lines, paths, patch targets"
+)
+HELP_OBJECTS_THRESHOLD = "objects detector: minimum growth of one type's instance count (100)"
+HELP_FULL_GC = "always run a full garbage collection at teardown (slower, exact attribution)"
+HELP_GLOBALS = (
+    "globals detector: a dotted name of module state that tests must leave as they found it "
+    "(e.g. pkg.services.Locator._cache), watched besides os.environ, sys.path, cwd and logging"
+)
+HELP_JSON = (
+    "write every test's outcome, duration, leaks and memory, and each worker's RSS, to PATH "
+    "as JSON (one file, merged across xdist workers)"
+)
+HELP_RSS = "measure each test's peak RSS and growth of its worker; list the tests that grow most"
+_SIZE_FORMS = "SIZE: 2GB, 512MiB, 1.5GiB, 1048576 or 75% (of RAM)"
+HELP_MAX_RSS = (
+    "memory guard: fail the test after which this process (each xdist worker) uses more than "
+    f"SIZE RSS, and stop the run. {_SIZE_FORMS}"
+)
+HELP_MAX_TOTAL_RSS = (
+    "memory guard: fail the test after which all workers together (the controller's process "
+    f"tree) use more than SIZE RSS, and stop the run. {_SIZE_FORMS}"
+)
+
+ENV_VAR = "LEAKBENCH_LEAKS"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one pytest session."""
+
+    enabled: tuple[str, ...] = ()
+    report_only: bool = False
+    grace: float = 0.5
+    allow: tuple[str, ...] = DEFAULT_ALLOW
+    objects_threshold: int = 100
+    full_gc: bool = False
+    globals_watch: tuple[str, ...] = ()
+    watch_warnings_filters: bool = False
+    json_path: Path | None = None
+    rss: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def active(self) -> bool:
+        """Leak checking is on (the other options work without it)."""
+        return bool(self.enabled)
+
+    @property
+    def measures_memory(self) -> bool:
+        """Per-test RSS readings are needed: ``--leaks-rss`` or a memory guard."""
+        return self.rss or self.limits.active
+
+    def detector_config(self) -> detectors.DetectorConfig:
+        return detectors.DetectorConfig(
+            grace=self.grace,
+            objects_threshold=self.objects_threshold,
+            globals_watch=self.globals_watch,
+            watch_warnings_filters=self.watch_warnings_filters,
+        )
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("leakbench", "leak checks (leakbench)")
+    group.addoption(
+        "--leaks",
+        dest="leaks",
+        nargs="?",
+        const="default",
+        default=None,
+        metavar="DETECTORS",
+        help=HELP_LEAKS,
+    )
+    group.addoption(
+        "--no-leaks",
+        dest="leaks",
+        action="store_const",
+        const="false",
+        help="turn leak checks off, whatever the ini file says",
+    )
+    group.addoption("--leaks-report-only", action="store_true", default=None, help=HELP_REPORT_ONLY)
+    group.addoption("--leaks-grace", default=None, metavar="SECONDS", help=HELP_GRACE)
+    group.addoption(
+        "--leaks-allow", action="append", default=None, metavar="PATTERN", help=HELP_ALLOW
+    )
+    group.addoption(
+        "--leaks-objects-threshold", default=None, metavar="N", help=HELP_OBJECTS_THRESHOLD
+    )
+    group.addoption("--leaks-full-gc", action="store_true", default=None, help=HELP_FULL_GC)
+    group.addoption(
+        "--leaks-globals", action="append", default=None, metavar="NAME", help=HELP_GLOBALS
+    )
+    group.addoption("--leaks-json", default=None, metavar="PATH", help=HELP_JSON)
+    group.addoption("--leaks-rss", action="store_true", default=None, help=HELP_RSS)
+    # argparse %-formats help texts; the ini help is shown as written.
+    group.addoption(
+        "--leaks-max-rss", default=None, metavar="SIZE", help=HELP_MAX_RSS.replace("%", "%%")
+    )
+    group.addoption(
+        "--leaks-max-total-rss",
+        default=None,
+        metavar="SIZE",
+        help=HELP_MAX_TOTAL_RSS.replace("%", "%%"),
+    )
+    parser.addini("leaks", HELP_LEAKS, default="")
+    parser.addini("leaks_report_only", HELP_REPORT_ONLY, default="")
+    parser.addini("leaks_grace", HELP_GRACE, default="")
+    parser.addini("leaks_allow", HELP_ALLOW, type="linelist", default=[])
+    parser.addini("leaks_objects_threshold", HELP_OBJECTS_THRESHOLD, default="")
+    parser.addini("leaks_full_gc", HELP_FULL_GC, default="")
+    parser.addini("leaks_globals", HELP_GLOBALS, type="linelist", default=[])
+    parser.addini("leaks_json", HELP_JSON, default="")
+    parser.addini("leaks_rss", HELP_RSS, default="")
+    parser.addini("leaks_max_rss", HELP_MAX_RSS, default="")
+    parser.addini("leaks_max_total_rss", HELP_MAX_TOTAL_RSS, default="")
+
+
+def parse_detectors(value: object, source: str) -> tuple[str, ...]:
+    """Turn ``true``/``false``/``default``/``all``/``a,b`` (or a list) into names."""
+    if isinstance(value, bool):
+        return detectors.DEFAULT if value else ()
+    items: list[str]
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE or text == "default":
+            return detectors.DEFAULT
+        if text in _FALSE:
+            return ()
+        if text == "all":
+            return detectors.known()
+        items = [part.strip() for part in text.split(",") if part.strip()]
+    elif isinstance(value, list | tuple):
+        items = [str(v).strip().lower() for v in value]
+    else:
+        raise pytest.UsageError(f"leakbench: {source}: expected true/false or detector names")
+    groups = {"default": detectors.DEFAULT, "all": detectors.known()}
+    items = [name for item in items for name in groups.get(item, (item,))]
+    unknown = [name for name in items if name not in detectors.known()]
+    if unknown:
+        raise pytest.UsageError(
+            f"leakbench: {source}: unknown detector {', '.join(map(repr, unknown))}; "
+            f"valid names: {', '.join(detectors.known())}"
+        )
+    return tuple(dict.fromkeys(items))
+
+
+def _bool(value: object, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise pytest.UsageError(f"leakbench: {source}: expected true or false, got {value!r}")
+
+
+def _number(value: object, source: str, kind: type[float] | type[int]) -> float:
+    try:
+        number = kind(str(value).strip())
+    except ValueError:
+        raise pytest.UsageError(
+            f"leakbench: {source}: expected a {kind.__name__} number, got {value!r}"
+        ) from None
+    if number < 0 or not math.isfinite(number):
+        raise pytest.UsageError(
+            f"leakbench: {source}: expected a finite number >= 0, got {value!r}"
+        )
+    return number
+
+
+def read_tool_table(rootpath: Path) -> dict[str, Any]:
+    """The ``[tool.leakbench]`` table of the project's pyproject.toml, or {}."""
+    path = rootpath / "pyproject.toml"
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    table = data.get("tool", {}).get("leakbench", {})
+    return table if isinstance(table, dict) else {}
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Read every source in precedence order; raise UsageError naming the bad source."""
+    table = read_tool_table(config.rootpath)
+
+    def pick(name: str) -> tuple[object, str] | None:
+        """The value of the option ``name`` (also its ini key) and where it came from."""
+        value = config.getoption(name)
+        if value is not None:
+            return value, f"--{name.replace('_', '-')}"
+        if name == "leaks" and os.environ.get(ENV_VAR):
+            return os.environ[ENV_VAR], f"environment variable {ENV_VAR}"
+        ini_value = config.getini(name)
+        if ini_value not in ("", [], None):
+            return ini_value, f"ini option {name}"
+        if name in table:
+            return table[name], f"[tool.leakbench] {name}"
+        return None
+
+    enabled: tuple[str, ...] = ()
+    chosen = pick("leaks")
+    if chosen is not None:
+        enabled = parse_detectors(*chosen)
+
+    report_only = pick("leaks_report_only")
+    grace = pick("leaks_grace")
+    threshold = pick("leaks_objects_threshold")
+    full_gc = pick("leaks_full_gc")
+    allow: list[str] = list(DEFAULT_ALLOW)
+    allow += patterns(config.getini("leaks_allow"), "ini option leaks_allow")
+    allow += patterns(table.get("leaks_allow", []), "[tool.leakbench] leaks_allow")
+    allow += patterns(config.getoption("leaks_allow") or [], "--leaks-allow")
+    watch = _globals_watch(config, table) if "globals" in enabled else ()
+    json_path = pick("leaks_json")
+    rss = pick("leaks_rss")
+    max_rss = pick("leaks_max_rss")
+    max_total = pick("leaks_max_total_rss")
+    return Settings(
+        enabled=enabled,
+        report_only=_bool(*report_only) if report_only else False,
+        grace=float(_number(grace[0], grace[1], float)) if grace else 0.5,
+        allow=tuple(allow),
+        objects_threshold=int(_number(threshold[0], threshold[1], int)) if threshold else 100,
+        full_gc=_bool(*full_gc) if full_gc else False,
+        globals_watch=watch,
+        # pytest's warnings plugin and our warnings detector restore the filters
+        # after each test: then a test's filter change cannot reach the next test.
+        watch_warnings_filters=not (
+            config.pluginmanager.has_plugin("warnings") or "warnings" in enabled
+        ),
+        json_path=_json_path(config, *json_path) if json_path else None,
+        rss=_bool(*rss) if rss else False,
+        limits=Limits(
+            *(_size(*max_rss) if max_rss else (None, "")),
+            *(_size(*max_total) if max_total else (None, "")),
+        ),
+    )
+
+
+def _globals_watch(config: pytest.Config, table: dict[str, Any]) -> tuple[str, ...]:
+    """Dotted names from every source (they add up); each must resolve now."""
+    sources = [
+        (config.getini("leaks_globals"), "ini option leaks_globals"),
+        (table.get("leaks_globals", []), "[tool.leakbench] leaks_globals"),
+        (config.getoption("leaks_globals") or [], "--leaks-globals"),
+    ]
+    names: dict[str, None] = {}
+    for values, source in sources:
+        for raw in [values] if isinstance(values, str) else values:
+            name = str(raw).strip()
+            if not name:
+                continue
+            try:
+                resolve_dotted(name)
+            except ValueError as exc:
+                raise pytest.UsageError(f"leakbench: {source}: {exc}") from None
+            names[name] = None
+    return tuple(names)
+
+
+def _json_path(config: pytest.Config, value: object, source: str) -> Path:
+    """Relative to where pytest was started (command line) or to the rootdir (ini)."""
+    text = str(value).strip()
+    if not text:
+        raise pytest.UsageError(f"leakbench: {source}: expected a file path")
+    base = config.invocation_params.dir if source.startswith("--") else config.rootpath
+    return base / text
+
+
+def _size(value: object, source: str) -> tuple[int, str]:
+    """Bytes and the option as given (``--leaks-max-rss=1GB``), for the guard's error."""
+    text = str(value).strip()
+    try:
+        size = parse_size(text, total_ram() if "%" in text else None)
+    except ValueError as exc:
+        raise pytest.UsageError(f"leakbench: {source}: {exc}") from None
+    if size <= 0:
+        raise pytest.UsageError(f"leakbench: {source}: a memory limit must be above 0")
+    shown = f"{source}={text}" if source.startswith("--") else f"{source} = {text}"
+    return size, shown
+
+
+def split_path_from_leaks(args: list[str], namespace: Any = None) -> None:
+    """Keep ``pytest --leaks tests/`` meaning "check tests/ for leaks".
+
+    ``--leaks`` takes an optional value, so argparse would take the path as the
+    list of detectors. When the word after a bare ``--leaks`` is not a detector
+    list but names a path, rewrite ``args`` (in place, before pytest parses them)
+    to ``--leaks=default tests/``; ``namespace`` is pytest's early parse, fixed the
+    same way so that the path's conftest files load early as usual.
+    """
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--":
+            return
+        if arg != "--leaks":
+            continue
+        value = args[i + 1]
+        if value.startswith("-") or _is_detector_list(value) or not _looks_like_path(value):
+            continue
+        args[i] = "--leaks=default"
+        if namespace is not None and getattr(namespace, "leaks", None) == value:
+            namespace.leaks = "default"
+            paths = getattr(namespace, "file_or_dir", None)
+            if isinstance(paths, list):
+                paths.insert(0, value)
+
+
+def _is_detector_list(value: str) -> bool:
+    try:
+        parse_detectors(value, "--leaks")
+    except pytest.UsageError:
+        return False
+    return True
+
+
+def _looks_like_path(value: str) -> bool:
+    return os.sep in value or value.endswith(".py") or "::" in value or os.path.exists(value)
+
+
+__all__ = [
+    "DEFAULT_ALLOW",
+    "Settings",
+    "add_options",
+    "allow_matcher",
+    "resolve",
+    "split_path_from_leaks",
+]

@@ -1,0 +1,195 @@
+"""The run's per-test and per-worker record, and the ``--leaks-json`` results file.
+
+One ``RunRecord`` lives in the process that reports the run: the xdist controller,
+or the only pytest process. It reads what every test process measured from the
+test reports (the ``leakbench_leaks`` and ``leakbench_memory`` attributes cross
+from xdist workers with the report) and from the workers' summaries (sent
+through ``workeroutput`` when a worker finishes, see ``xdist_support``), so the
+controller writes ONE document for the whole run. A worker that crashed sends no
+summary; its entry is rebuilt from its tests' readings and marked ``crashed``,
+and the test it was running keeps xdist's "worker crashed" report as outcome
+``crashed``. The file is written atomically at the end of the session, also when
+the run was interrupted or a worker died.
+
+Schema (``docs/plugin.md``, "Results file")::
+
+    {"schema": "leakbench-tests", "schema_version": 1,
+     "tests": {nodeid: {"worker", "duration", "outcome", "leaks", "peak_rss",
+                        "rss_growth", "memory_guard"}},
+     "workers": {id: {"start_rss", "end_rss", "peak_rss", "crashed"}}}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leakbench._util.atomic import write_json_atomic
+from leakbench.plugin.text import growth_lines
+
+__all__ = [
+    "LEAKS_ATTR",
+    "MAIN_WORKER",
+    "MEMORY_ATTR",
+    "MEMORY_KEY",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "RunRecord",
+    "worker_id",
+]
+
+SCHEMA = "leakbench-tests"
+SCHEMA_VERSION = 1
+LEAKS_ATTR = "leakbench_leaks"
+"""Teardown report attribute: the test's leaks as plain dicts."""
+MEMORY_ATTR = "leakbench_memory"
+"""Teardown report attribute: the test's RSS readings (see ``memory_watch``)."""
+MEMORY_KEY = "leakbench_memory"
+"""``workeroutput`` key of a worker's session summary (start, end and peak RSS)."""
+MAIN_WORKER = "main"
+"""Worker id of the only process of a run without xdist."""
+
+
+def worker_id(config: pytest.Config) -> str:
+    """This process's worker id: ``gw0``... under xdist, else ``main``."""
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput["workerid"]) if workerinput else MAIN_WORKER
+
+
+def _report_worker(report: pytest.TestReport) -> str:
+    worker = getattr(report, "worker_id", None)  # set by xdist on every worker report
+    if worker:
+        return str(worker)
+    gateway = getattr(getattr(report, "node", None), "gateway", None)  # xdist's crash report
+    return str(getattr(gateway, "id", MAIN_WORKER))
+
+
+class RunRecord:
+    """Collects every test's outcome, leaks and memory, and every worker's summary."""
+
+    def __init__(self, path: Path | None, show_memory: bool) -> None:
+        self.path = path
+        self.show_memory = show_memory
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.workers: dict[str, dict[str, Any]] = {}
+        self._seen: dict[str, dict[str, Any]] = {}
+        """Per worker, what its tests' readings say (for workers that sent no summary)."""
+        self.local_summary: Any = None
+        """Callable giving this process's summary when it runs tests itself (no xdist)."""
+        self.written: str = ""
+        """What the terminal summary says about the results file."""
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        try:
+            self._add_report(report)
+        except Exception:  # a malformed attribute must not break the run
+            return
+
+    def _add_report(self, report: pytest.TestReport) -> None:
+        rec = self.tests.get(report.nodeid)
+        if rec is None:
+            rec = self.tests[report.nodeid] = {
+                "worker": _report_worker(report),
+                "duration": 0.0,
+                "outcome": "passed",
+                "leaks": [],
+                "peak_rss": None,
+                "rss_growth": None,
+                "memory_guard": None,
+            }
+        rec["duration"] += report.duration or 0.0
+        when = report.when
+        if when != "setup" or not report.passed:
+            rec["outcome"] = _outcome(rec["outcome"], report)
+        if when == "call" or when == "setup":
+            return  # leaks and memory readings ride on the teardown report
+        leaks = getattr(report, LEAKS_ATTR, None)
+        if leaks:
+            rec["leaks"] = list(leaks)
+        memory = getattr(report, MEMORY_ATTR, None)
+        if memory:
+            rec["peak_rss"] = memory.get("peak_rss")
+            rec["rss_growth"] = memory.get("rss_growth")
+            rec["memory_guard"] = memory.get("guard")
+            self._note_worker(rec["worker"], memory)
+
+    def _note_worker(self, worker: str, memory: dict[str, Any]) -> None:
+        seen = self._seen.setdefault(worker, {"start_rss": memory.get("rss_before")})
+        seen["end_rss"] = memory.get("rss_after")
+        peaks = [seen.get("peak_rss"), memory.get("peak_rss"), memory.get("rss_after")]
+        seen["peak_rss"] = max((p for p in peaks if isinstance(p, int)), default=None)
+
+    def add_worker(self, worker: str, summary: dict[str, Any] | None, crashed: bool) -> None:
+        """A worker went down: its own summary, or what its tests' readings say."""
+        entry: dict[str, Any] = {"start_rss": None, "end_rss": None, "peak_rss": None}
+        entry.update(self._seen.get(worker, {}))
+        if summary:
+            entry.update({k: summary.get(k) for k in ("start_rss", "end_rss", "peak_rss")})
+        entry["crashed"] = crashed
+        self.workers[worker] = entry
+
+    def document(self) -> dict[str, Any]:
+        workers = dict(self.workers)
+        for worker in self._seen.keys() - workers.keys():  # never reported going down
+            workers[worker] = {
+                "start_rss": None,
+                "end_rss": None,
+                "peak_rss": None,
+                **self._seen[worker],
+                "crashed": False,
+            }
+        tests = {
+            nodeid: {**rec, "duration": round(rec["duration"], 6)}
+            for nodeid, rec in self.tests.items()
+        }
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "tests": tests,
+            "workers": dict(sorted(workers.items())),
+        }
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.local_summary is not None:
+            try:
+                self.add_worker(MAIN_WORKER, self.local_summary(), crashed=False)
+            except Exception:
+                self.add_worker(MAIN_WORKER, None, crashed=False)
+        if self.path is None:
+            return
+        try:
+            write_json_atomic(self.path, self.document())
+            self.written = f"leakbench: results of {len(self.tests)} test(s) written to {self.path}"
+        except (OSError, TypeError, ValueError) as exc:
+            self.written = f"leakbench: could not write {self.path}: {exc}"
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.show_memory:
+            terminalreporter.write_sep("=", "leakbench: memory per test")
+            for line in growth_lines(self.tests, self.document()["workers"]):
+                terminalreporter.write_line(line)
+        if self.written:
+            terminalreporter.write_line(self.written)
+
+
+def _outcome(current: str, report: pytest.TestReport) -> str:
+    """The test's outcome so far, like pytest counts it: errors in setup or teardown
+    are ``error``; xfail and xpass are told apart; xdist's crash report is ``crashed``."""
+    when = report.when
+    if when not in ("setup", "call", "teardown"):  # xdist's "???" for a crashed worker
+        return "crashed"
+    wasxfail = hasattr(report, "wasxfail")
+    if when == "call":
+        if report.passed:
+            return "xpassed" if wasxfail else "passed"
+        if report.skipped:
+            return "xfailed" if wasxfail else "skipped"
+        return "failed"
+    if report.failed:
+        return current if current in ("failed", "crashed") else "error"
+    if report.skipped and when == "setup":
+        return "xfailed" if wasxfail else "skipped"
+    return current

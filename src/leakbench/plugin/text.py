@@ -1,0 +1,183 @@
+"""Every text the plugin prints: leak sections and summary, memory-guard errors, memory summary.
+
+The per-test leak section and the end-of-run summary:
+
+Reporters read ``Leak`` records (plain data, also after crossing from an xdist
+worker) and never look at live objects.
+
+The memory guard's error and the end-of-run memory summary both read plain numbers
+(per-test records, worker summaries), never a live process, so the controller of
+an xdist run renders what its workers measured.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from leakbench.detectors.leak import Leak
+
+if TYPE_CHECKING:
+    from leakbench.plugin.memory import Breach
+
+__all__ = ["TOP", "format_bytes", "growth_lines", "guard_message", "guard_reason"]
+
+
+def format_leak(leak: Leak) -> list[str]:
+    prefix = "[internal error] " if leak.internal_error else ""
+    lines = [f"{prefix}[{leak.kind}] {leak.summary}"]
+    lines.extend(f"    {line}" for line in leak.details)
+    if leak.excused:
+        lines.append(f"    ({leak.excused})")
+    return lines
+
+
+def format_section(nodeid: str, leaks: Sequence[Leak]) -> str:
+    """The text shown as the teardown error of a leaking test."""
+    counted = [leak for leak in leaks if leak.counts]
+    kinds = sorted({leak.kind for leak in counted})
+    lines = [f"leakbench: {nodeid} leaked {len(counted)} resource(s): {', '.join(kinds)}"]
+    for leak in leaks:
+        lines.extend(format_leak(leak))
+    quoted = ", ".join(f'"{k}"' for k in kinds)
+    lines.append(f"Fix the test, or allow it with @pytest.mark.allow_leaks({quoted}, reason=...).")
+    return "\n".join(lines)
+
+
+PER_TEST_LINES = 3
+"""Summary lines per test and kind; the teardown error lists them all."""
+
+
+def summary_lines(results: Iterable[tuple[str, Sequence[Leak]]]) -> list[str]:
+    """The end-of-run summary: leaking tests grouped by detector kind."""
+    by_kind: dict[str, list[tuple[str, Leak]]] = defaultdict(list)
+    internal: list[tuple[str, Leak]] = []
+    excused: list[tuple[str, Leak]] = []
+    for nodeid, leaks in results:
+        for leak in leaks:
+            if leak.internal_error:
+                internal.append((nodeid, leak))
+            elif leak.excused:
+                excused.append((nodeid, leak))
+            else:
+                by_kind[leak.kind].append((nodeid, leak))
+    lines: list[str] = []
+    for kind in sorted(by_kind):
+        entries = by_kind[kind]
+        tests = sorted({nodeid for nodeid, _ in entries})
+        lines.append(f"{kind}: {len(entries)} leak(s) in {len(tests)} test(s)")
+        shown: dict[str, int] = defaultdict(int)
+        for nodeid, leak in entries:
+            shown[nodeid] += 1
+            if shown[nodeid] <= PER_TEST_LINES:
+                lines.append(f"  {nodeid}: {leak.summary}")
+        for nodeid in tests:
+            if shown[nodeid] > PER_TEST_LINES:
+                more = shown[nodeid] - PER_TEST_LINES
+                lines.append(f"  {nodeid}: ... and {more} more {kind} leak(s)")
+    if excused:
+        lines.append(f"not counted: {len(excused)}")
+        lines.extend(f"  {nodeid}: [{leak.kind}] {leak.summary}" for nodeid, leak in excused)
+    if internal:
+        lines.append(f"internal errors: {len(internal)}")
+        lines.extend(f"  {nodeid}: {leak.summary}" for nodeid, leak in internal)
+    return lines
+
+
+TOP = 10
+"""Tests listed in the end-of-run summary."""
+GUARD_TOP = 5
+"""Tests listed in a guard error."""
+
+
+def format_bytes(n: float | None) -> str:
+    """``512.0 MiB``-style size (binary units, like ``free -h``); ``-`` when unknown."""
+    if n is None:
+        return "-"
+    sign = "-" if n < 0 else ""
+    value = float(abs(n))
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _signed(n: int) -> str:
+    return ("+" if n >= 0 else "") + format_bytes(n)
+
+
+def guard_reason(who: str, breach: Breach) -> str:
+    """One line: why the run stops (pytest and xdist print it as the stop reason)."""
+    what = f"{who} uses" if breach.scope == "worker" else "the run's processes together use"
+    return (
+        f"leakbench memory guard: {what} {format_bytes(breach.rss)}, over "
+        f"{breach.option} ({format_bytes(breach.limit)})"
+    )
+
+
+def guard_message(nodeid: str, who: str, breach: Breach, top: Sequence[tuple[int, str]]) -> str:
+    """The error of the test after which a limit was found exceeded.
+
+    ``who`` names this process (``worker gw0``, ``this pytest process``); ``top``
+    holds (growth in bytes, test id) of its tests, largest first.
+    """
+    if breach.scope == "worker":
+        where = f"{who} is at {format_bytes(breach.rss)} RSS"
+    else:
+        where = f"the run (controller and its process tree) is at {format_bytes(breach.rss)} RSS"
+    lines = [
+        f"leakbench memory guard: after {nodeid}, {where}, over the limit "
+        f"{breach.option} ({format_bytes(breach.limit)}).",
+    ]
+    shown = [(growth, test) for growth, test in top[:GUARD_TOP] if growth > 0]
+    if shown:
+        lines.append(f"Tests that grew {who} the most (RSS after teardown - before setup):")
+        lines.extend(f"  {_signed(growth):>12}  {test}" for growth, test in shown)
+    lines.append(
+        f"{who[0].upper()}{who[1:]} takes no more tests and the run stops here, "
+        "instead of swapping the machine."
+    )
+    return "\n".join(lines)
+
+
+def growth_lines(
+    tests: Mapping[str, Mapping[str, Any]], workers: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """End-of-run summary: the tests that grew their worker most, then each worker."""
+    grown = sorted(
+        (
+            (int(rec["rss_growth"]), nodeid, rec)
+            for nodeid, rec in tests.items()
+            if isinstance(rec.get("rss_growth"), int) and rec["rss_growth"] > 0
+        ),
+        key=lambda entry: -entry[0],  # stable: ties stay in the order tests finished
+    )
+    lines: list[str] = []
+    if grown:
+        lines.append(f"tests that grew their worker the most (top {min(TOP, len(grown))}):")
+        lines.append(f"  {'growth':>12}  {'peak RSS':>10}  {'worker':<6}  test")
+        for growth, nodeid, rec in grown[:TOP]:
+            peak = format_bytes(rec.get("peak_rss"))
+            lines.append(
+                f"  {_signed(growth):>12}  {peak:>10}  {rec.get('worker', ''):<6}  {nodeid}"
+            )
+    else:
+        lines.append("no test grew its worker's RSS")
+    lines.extend(_worker_lines(workers))
+    return lines
+
+
+def _worker_lines(workers: Mapping[str, Mapping[str, Any]]) -> Iterable[str]:
+    for worker in sorted(workers):
+        data = workers[worker]
+        start, end = data.get("start_rss"), data.get("end_rss")
+        change = (
+            f" ({_signed(end - start)})" if isinstance(start, int) and isinstance(end, int) else ""
+        )
+        crashed = ", crashed" if data.get("crashed") else ""
+        yield (
+            f"worker {worker}: start {format_bytes(start)}, end {format_bytes(end)}{change}, "
+            f"peak {format_bytes(data.get('peak_rss'))}{crashed}"
+        )

@@ -1,0 +1,133 @@
+"""Cell texts shared by the terminal and Markdown reporters, so they cannot drift apart."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+
+from leakbench.gate.results import Environment
+from leakbench.gate.verdicts.budgets import format_size
+from leakbench.gate.verdicts.records import Comparison, MetricComparison, Verdict
+
+SYMBOL = {
+    Verdict.REGRESSION: "❌",
+    Verdict.INCONCLUSIVE: "⚠️",
+    Verdict.ACCEPTED: "☑️",
+    Verdict.NOT_COMPARABLE: "⚪",
+    Verdict.IMPROVED: "🟢",
+    Verdict.OK: "✅",
+    Verdict.INFO: "💬",
+}
+LABEL = {
+    "retained_per_iteration": "retained/iter",
+    "retained_bytes": "retained",
+    "peak_bytes": "peak",
+    "total_allocated_bytes": "allocated",
+    "allocations": "allocations",
+    "time": "time",
+}
+
+
+def seconds(value: float) -> str:
+    """``0.00123`` -> ``1.23 ms``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def value(m: MetricComparison, side: str) -> str:
+    """BASE or HEAD cell: bytes, a count, or time as median seconds and reference ratio."""
+    number = m.base if side == "base" else m.head
+    if number is None:
+        return "—"
+    if m.kind == "time":
+        secs = m.base_seconds if side == "base" else m.head_seconds
+        prefix = f"{seconds(secs)} " if secs is not None else ""
+        return f"{prefix}({number:.3f}x)"
+    return amount(m, number)
+
+
+def amount(m: MetricComparison, number: float) -> str:
+    """Bytes in binary units (fractional bytes per iteration kept), or a plain count."""
+    if m.unit == "count":
+        return f"{number:,.0f}"
+    if m.metric == "retained_per_iteration" and abs(number) < 100 and number != int(number):
+        return f"{number:.1f} B"
+    return format_size(number)
+
+
+def percent(x: float) -> str:
+    """``0.253`` -> ``+25.3%``."""
+    if math.isinf(x):
+        return "+∞" if x > 0 else "-∞"
+    return f"{x * 100:+.1f}%"
+
+
+def change(m: MetricComparison) -> str:
+    """Relative change, with the confidence interval for time."""
+    if m.change is None:
+        if m.base is not None and m.head is not None and m.head != m.base:
+            return f"{'+' if m.head > m.base else '-'}{amount(m, abs(m.head - m.base))}"
+        return "—"
+    return percent(m.change)
+
+
+def interval(m: MetricComparison) -> str:
+    """Time only: the 95% bootstrap interval of the change, ``[+3.0%, +9.1%]``."""
+    if m.interval is None:
+        return ""
+    low, high = m.interval
+    return f"[{percent(low)}, {percent(high)}]"
+
+
+def budget(m: MetricComparison) -> str:
+    """``+20%``, or ``—`` for an informational metric."""
+    return "—" if m.budget is None else f"+{m.budget * 100:g}%"
+
+
+def verdict(m: MetricComparison) -> str:
+    """Verdict word plus its note (the accepted reason, why not comparable, ...)."""
+    if m.verdict is Verdict.ACCEPTED and m.note.startswith("accepted:"):
+        return m.note
+    return f"{m.verdict}: {m.note}" if m.note else str(m.verdict)
+
+
+def relative(path: str | Path) -> str:
+    """``path`` relative to the cwd when it lies inside it (shorter, and stable in CI logs)."""
+    with contextlib.suppress(ValueError, OSError):
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    return str(path)
+
+
+def side(label: str, env: Environment) -> str:
+    """``baselines/x.json (abc1234, Python 3.11.9)``, the path relative to the cwd if inside."""
+    label = relative(label)
+    commit = env.git_commit[:10] + ("+dirty" if env.git_dirty else "") if env.git_commit else "?"
+    return f"{label} ({commit}, Python {env.python_version})"
+
+
+def summary(c: Comparison) -> str:
+    """One line: counts per verdict, scenarios, new and removed."""
+    words = {
+        Verdict.REGRESSION: ("regression", "regressions"),
+        Verdict.INCONCLUSIVE: ("inconclusive (warning)", "inconclusive (warnings)"),
+        Verdict.ACCEPTED: ("accepted", "accepted"),
+        Verdict.IMPROVED: ("improvement", "improvements"),
+    }
+    parts = [
+        f"{n} {one if n == 1 else many}" for v, (one, many) in words.items() if (n := c.count(v))
+    ]
+    text = ", ".join(parts) if parts else "all within budget"
+    text += f" in {len(c.scenarios)} scenario{'s' if len(c.scenarios) != 1 else ''}"
+    if c.new:
+        text += f"; new: {', '.join(c.new)}"
+    if c.removed:
+        text += f"; removed: {', '.join(c.removed)}"
+    return text
+
+
+def shown(m: MetricComparison, verbose: bool) -> bool:
+    """Informational metrics only in verbose mode; everything that gates always."""
+    return verbose or m.verdict is not Verdict.INFO

@@ -1,0 +1,1 @@
+"""``leakbench workers``: run a suite at several ``-n`` levels and choose one."""
