@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from leakbench._util.atomic import write_text_atomic
 from leakbench.reports.html import page as html_page
 from test_report_html import sample_results
 
@@ -64,13 +65,11 @@ def test_every_chart_renders_without_console_errors(tmp_path: Path) -> None:
     head = sample_results()
     base = sample_results(commit="b" * 40, leak=15_000)
     report = tmp_path / "report" / "index.html"
-    html_page.write_html(
-        html_page.render(
-            html_page.ReportInput(head, "latest.json", base=base, base_label="base.json"),
-            report.parent,
-        ),
-        report,
+    page = html_page.render(
+        html_page.ReportInput(head, "latest.json", base=base, base_label="base.json"),
+        report.parent,
     )
+    write_text_atomic(report, page)
     url = report.as_uri()
 
     dom = chromium(tmp_path, "profile-dom", "--dump-dom", url)

@@ -184,15 +184,14 @@ def test_an_interrupted_save_leaves_the_old_baseline(
 
 
 KILL_MID_WRITE = """
-import json, os, signal
+import os, signal
 from leakbench.cli.main import main
 
-def dying_dump(obj, fh, **kw):
-    fh.write(json.dumps(obj, **kw)[:150])
-    fh.flush()
+def dying_fsync(fd):
+    # The new document is in the temp file, not yet renamed over the baseline.
     os.kill(os.getpid(), signal.SIGKILL)
 
-json.dump = dying_dump
+os.fsync = dying_fsync
 main()
 """
 

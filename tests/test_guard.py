@@ -97,9 +97,9 @@ def test_a_test_that_takes_the_process_over_the_limit_fails_and_the_run_stops(
         [
             "*_ ERROR at teardown of test_hog[[]*[]] _*",
             "leakbench memory guard: after test_hog.py::test_hog[[]*[]], this pytest process is "
-            "at * MiB RSS, over the limit --leaks-max-rss=200MiB (200.0 MiB).",
+            "at * MiB RSS, over the limit --leaks-max-rss=200MiB (200 MiB).",
             "Tests that grew this pytest process the most (RSS after teardown - before setup):",
-            "     +30.0 MiB  test_hog.py::test_hog[[]*[]]",
+            "*+30* MiB  test_hog.py::test_hog[[]*[]]",
             "This pytest process takes no more tests and the run stops here, *",
             "! leakbench memory guard: this pytest process uses * MiB, "
             "over --leaks-max-rss=200MiB *",

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from leakbench._util.proc import SelfMemory, total_ram, tree_rss
-from leakbench.plugin.text import format_bytes, growth_lines
+from leakbench._util.sizes import format_size
+from leakbench.plugin.text import growth_lines
 
 MIB = 2**20
 
@@ -76,10 +77,10 @@ def test_a_closed_probe_leaves_no_file_open() -> None:
 
 @pytest.mark.parametrize(
     ("n", "text"),
-    [(None, "-"), (0, "0 B"), (512, "512 B"), (1536, "1.5 KiB"), (-50 * MIB, "-50.0 MiB")],
+    [(None, "-"), (0, "0 B"), (512, "512 B"), (1536, "1.5 KiB"), (-50 * MIB, "-50 MiB")],
 )
 def test_sizes_are_shown_in_binary_units(n: int | None, text: str) -> None:
-    assert format_bytes(n) == text
+    assert format_size(n) == text
 
 
 def test_the_memory_summary_lists_the_largest_growth_first_and_every_worker() -> None:
@@ -95,9 +96,9 @@ def test_the_memory_summary_lists_the_largest_growth_first_and_every_worker() ->
     }
     lines = growth_lines(tests, workers)
     assert lines[0] == "tests that grew their worker the most (top 2):"
-    assert "t.py::big" in lines[2] and "+50.0 MiB" in lines[2] and "110.0 MiB" in lines[2]
+    assert "t.py::big" in lines[2] and "+50 MiB" in lines[2] and "110 MiB" in lines[2]
     assert "t.py::small" in lines[3]
     assert lines[4:] == [
-        "worker gw0: start 50.0 MiB, end -, peak -, crashed",
-        "worker gw1: start 50.0 MiB, end 100.0 MiB (+50.0 MiB), peak 110.0 MiB",
+        "worker gw0: start 50 MiB, end -, peak -, crashed",
+        "worker gw1: start 50 MiB, end 100 MiB (+50 MiB), peak 110 MiB",
     ]

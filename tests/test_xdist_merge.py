@@ -96,7 +96,7 @@ def test_under_xdist_the_controller_writes_one_document_with_every_workers_tests
         [
             "*= leakbench: memory per test =*",
             "tests that grew their worker the most (top *):",
-            "  *+8.0 MiB  * MiB  gw?     test_suite.py::test_grows[[]?[]]",
+            "  *+8* MiB  * MiB  gw?     test_suite.py::test_grows[[]?[]]",
             "worker gw0: start * MiB, end * MiB (+*), peak * MiB",
             "worker gw1: start * MiB, end * MiB (+*), peak * MiB",
             "leakbench: results of 10 test(s) written to *out.json",

@@ -1,7 +1,7 @@
-"""Atomic JSON writes: readers see the old file or the complete new one, never half.
+"""Atomic writes: readers see the old file or the complete new one, never half.
 
-Results and baselines are written this way so that Ctrl-C, ``kill`` or a full disk during
-``leakbench bench`` or ``leakbench baseline save`` never leaves a truncated or lost file.
+Results, baselines, reports, worker documents and group files are all written this way, so
+that Ctrl-C, ``kill`` or a full disk during a run never leaves a truncated or lost file.
 """
 
 from __future__ import annotations
@@ -11,26 +11,26 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_json_atomic"]
+__all__ = ["write_json_atomic", "write_text_atomic"]
 
 
-def write_json_atomic(path: Path | str, data: object) -> Path:
-    """Write ``data`` as JSON to ``path`` so that readers see the old file or the new one.
+def write_text_atomic(path: Path | str, text: str) -> Path:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one.
 
     The temp file lives in the same directory (``os.replace`` is atomic only within one
     filesystem), is fsynced before the rename, and the directory is fsynced after it, so a
-    crash or Ctrl-C at any point leaves either the previous file or the complete new one.
+    crash or Ctrl-C at any point leaves either the previous file or the complete new one,
+    and no temp file behind.
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=False)
-            fh.write("\n")
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        # mkstemp creates 0600; results and baselines are ordinary project files.
+        # mkstemp creates 0600; results, baselines and reports are ordinary project files.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, p)
     except BaseException:
@@ -38,6 +38,11 @@ def write_json_atomic(path: Path | str, data: object) -> Path:
         raise
     _fsync_dir(p.parent)
     return p
+
+
+def write_json_atomic(path: Path | str, data: object) -> Path:
+    """Write ``data`` as indented JSON (ending in a newline) with :func:`write_text_atomic`."""
+    return write_text_atomic(path, json.dumps(data, indent=1, sort_keys=False) + "\n")
 
 
 def _umask() -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["ABSOLUTE_FORMS", "ACCEPTED_FORMS", "parse_size"]
+__all__ = ["ABSOLUTE_FORMS", "ACCEPTED_FORMS", "format_size", "parse_size"]
 
 ABSOLUTE_FORMS = "a size such as 2GB, 512MiB, 1.5GiB, 100MB or 1048576 (bytes)"
 ACCEPTED_FORMS = f"{ABSOLUTE_FORMS}, or a percentage such as 75% (of RAM)"
@@ -52,3 +52,22 @@ def parse_size(text: str, total: int | None = None) -> int:
             raise ValueError(f"{text!r}: a percentage must be above 0% and at most 100%")
         return int(total * percent / 100)
     raise ValueError(f"{text!r} is not a size; expected {ACCEPTED_FORMS}")
+
+
+def format_size(n: float | None) -> str:
+    """``65536`` -> ``64 KiB``, ``1572864`` -> ``1.5 MiB``, ``None`` -> ``-``.
+
+    Binary units (as ``free -h`` and memory floors are usually written); a whole number of
+    units is shown without decimals, anything else with one. The one formatter for every
+    size leakbench prints, so a budget, a guard error and a report always agree.
+    """
+    if n is None:
+        return "-"
+    sign = "-" if n < 0 else ""
+    value = abs(float(n))
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            text = f"{value:.0f}" if unit == "B" or value == int(value) else f"{value:.1f}"
+            return f"{sign}{text} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover

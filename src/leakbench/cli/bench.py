@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 from pathlib import Path
-from types import FrameType
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from leakbench._util.signals import sigterm_as_interrupt
 from leakbench.cli.compare import command as compare_command
 from leakbench.cli.errors import BadInputError
 from leakbench.gate import store
@@ -110,37 +109,32 @@ def command(
         click.echo(XDIST_NOTE, err=True)
     root = Path.cwd()
     chosen = _choose(suites, root, list(names))
-    signal.signal(signal.SIGTERM, _terminate)
-    options = BenchOptions(
-        root=root,
-        suites=suites,
-        iterations=iterations,
-        memory=not time_only,
-        time=not memory_only,
-        time_budget=time_budget,
-        time_processes=time_processes,
-        cpu=default_cpu() if pin else None,
-    )
-    try:
-        results = _measure(chosen, options)
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: exit 130, never 1 ("regression") to CI
-        click.echo("leakbench: interrupted; nothing was written", err=True)
-        raise SystemExit(130) from None
-    path = store.save_results(results, root=root)
-    if out is not None:
-        path = write_results(results, out)
-    latest = store.latest_results_path(root)
-    click.echo(
-        f"results written to {relative(path)} ({len(results.scenarios)} scenarios; "
-        f"copy: {relative(latest)})"
-    )
-    if compare:
-        _compare(path, results.environment.key, root)
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM (``kill``, CI cancel) unwinds like Ctrl-C: children are killed, nothing written."""
-    raise KeyboardInterrupt
+    with sigterm_as_interrupt():
+        options = BenchOptions(
+            root=root,
+            suites=suites,
+            iterations=iterations,
+            memory=not time_only,
+            time=not memory_only,
+            time_budget=time_budget,
+            time_processes=time_processes,
+            cpu=default_cpu() if pin else None,
+        )
+        try:
+            results = _measure(chosen, options)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: exit 130, never 1 ("regression") to CI
+            click.echo("leakbench: interrupted; nothing was written", err=True)
+            raise SystemExit(130) from None
+        path = store.save_results(results, root=root)
+        if out is not None:
+            path = write_results(results, out)
+        latest = store.latest_results_path(root)
+        click.echo(
+            f"results written to {relative(path)} ({len(results.scenarios)} scenarios; "
+            f"copy: {relative(latest)})"
+        )
+        if compare:
+            _compare(path, results.environment.key, root)
 
 
 def _choose(suites: str, root: Path, names: list[str]) -> list[Scenario]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from leakbench._util.atomic import write_text_atomic
 from leakbench.cli.errors import BadInputError, load_budgets, load_lenient
 from leakbench.gate import store
 from leakbench.gate.results import (
@@ -136,7 +137,7 @@ def command(
         html_path.parent,
     )
     try:
-        html_page.write_html(page, html_path)
+        write_text_atomic(html_path, page)
     except OSError as exc:
         raise BadInputError(f"{html_path}: cannot write the report ({exc})") from exc
     made = sum(f.path is not None for f in flames.values())

@@ -16,11 +16,9 @@ usage error or no tests collected, bad sizes, xdist missing), each a one-line er
 from __future__ import annotations
 
 import importlib.util
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
@@ -29,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from leakbench._util.atomic import write_json_atomic
+from leakbench._util.signals import sigterm_as_interrupt
 from leakbench._util.sizes import ACCEPTED_FORMS, parse_size
 from leakbench.cli.errors import BadInputError
 from leakbench.reports import terminal, workers_table
@@ -190,37 +189,39 @@ def command(
         limit=budget if guard else None,
         timeout=timeout,
     )
-    signal.signal(signal.SIGTERM, _terminate)
-    rules = GroupRules(heavy_rss[0], long_seconds, heavy_rss[1]) if groups else None
-    try:
-        tests = collect(options)
-        records, skipped, split = _measure(chosen, repeat, options, rules)
-    except PytestInputError as exc:
-        raise BadInputError(str(exc)) from exc
-    summaries = summarize(records, chosen, budget, skipped)
-    recommendation = recommend(summaries, budget_label)
-    out = terminal.console()
-    out.print(Text(workers_table.command_line(options)), soft_wrap=True)
-    out.print(workers_table.table(summaries, recommendation, tests))
-    out.print(Text(f"memory budget: {budget_label}; {workers_table.swap_note()}"))
-    out.print(Text(workers_table.recommendation_line(recommendation)))
-    advice: dict[str, GroupAdvice] = {}
-    if split is not None:
-        facts = [LevelFacts(s.workers, s.passed_all, s.controller_rss, s.median) for s in summaries]
-        advice = grouping.advise(split, facts, recommendation.workers, budget)
-        paths = grouping.write_groups(split.tests)
-        workers_table.print_groups(out, split, advice, paths)
-    if json_path is not None:
-        document = workers_table.document(
-            summaries, recommendation, options, budget, budget_text, tests
-        )
-        document["groups"] = workers_table.groups_json(split, advice)
+    with sigterm_as_interrupt():
+        rules = GroupRules(heavy_rss[0], long_seconds, heavy_rss[1]) if groups else None
         try:
-            write_json_atomic(json_path, document)
-        except OSError as exc:
-            raise BadInputError(f"{json_path}: cannot write the JSON ({exc})") from exc
-        out.print(Text(f"json: {json_path}"))
-    raise SystemExit(0 if recommendation.workers is not None else 1)
+            tests = collect(options)
+            records, skipped, split = _measure(chosen, repeat, options, rules)
+        except PytestInputError as exc:
+            raise BadInputError(str(exc)) from exc
+        summaries = summarize(records, chosen, budget, skipped)
+        recommendation = recommend(summaries, budget_label)
+        out = terminal.console()
+        out.print(Text(workers_table.command_line(options)), soft_wrap=True)
+        out.print(workers_table.table(summaries, recommendation, tests))
+        out.print(Text(f"memory budget: {budget_label}; {workers_table.swap_note()}"))
+        out.print(Text(workers_table.recommendation_line(recommendation)))
+        advice: dict[str, GroupAdvice] = {}
+        if split is not None:
+            facts = [
+                LevelFacts(s.workers, s.passed_all, s.controller_rss, s.median) for s in summaries
+            ]
+            advice = grouping.advise(split, facts, recommendation.workers, budget)
+            paths = grouping.write_groups(split.tests)
+            workers_table.print_groups(out, split, advice, paths)
+        if json_path is not None:
+            document = workers_table.document(
+                summaries, recommendation, options, budget, budget_text, tests
+            )
+            document["groups"] = workers_table.groups_json(split, advice)
+            try:
+                write_json_atomic(json_path, document)
+            except OSError as exc:
+                raise BadInputError(f"{json_path}: cannot write the JSON ({exc})") from exc
+            out.print(Text(f"json: {json_path}"))
+        raise SystemExit(0 if recommendation.workers is not None else 1)
 
 
 def _check_args(args: Sequence[str]) -> None:
@@ -241,11 +242,6 @@ def _check_args(args: Sequence[str]) -> None:
 def _xdist_installed() -> bool:
     """pytest-xdist importable by this interpreter, which is the one that runs pytest."""
     return importlib.util.find_spec("xdist") is not None
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM unwinds like Ctrl-C: the running suite's process tree is killed first."""
-    raise KeyboardInterrupt
 
 
 def _measure(

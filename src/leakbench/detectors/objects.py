@@ -41,9 +41,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from leakbench._util.sizes import format_size
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig
 from leakbench.detectors.leak import Leak
-from leakbench.plugin.text import format_bytes
 
 EXCLUDED_TYPES: frozenset[type] = frozenset(
     {
@@ -312,7 +312,7 @@ def describe_sample(sample: list[Any], growth: int) -> list[str]:
         total = sizer(*sample)
         each = total / len(sample)
         details.append(
-            f"~{format_bytes(each * growth)} retained (~{format_bytes(each)} each, "
+            f"~{format_size(each * growth)} retained (~{format_size(each)} each, "
             f"asizeof of {len(sample)} of them)"
         )
     except Exception as exc:  # sizing is a nicety; never lose the leak over it

@@ -33,7 +33,8 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
+
+from leakbench._util.signals import sigterm_as_interrupt
 
 __all__ = [
     "GitError",
@@ -119,14 +120,6 @@ def is_dirty(root: Path) -> bool:
     return bool(done.stdout.strip())
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM turned into an interrupt, so ``finally`` blocks run as for Ctrl-C."""
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated()
-
-
 @contextlib.contextmanager
 def temporary_worktree(root: Path, sha: str) -> Iterator[Path]:
     """Check ``sha`` out, detached, into a fresh temporary directory; remove it afterwards.
@@ -137,25 +130,21 @@ def temporary_worktree(root: Path, sha: str) -> Iterator[Path]:
     """
     parent = Path(tempfile.mkdtemp(prefix="leakbench-base-"))
     path = parent / "worktree"
-    previous = None
-    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        _git(root, "worktree", "add", "--detach", "--quiet", str(path), sha)
-        yield path
-    finally:
-        old_int = None
-        with contextlib.suppress(ValueError):
-            old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with sigterm_as_interrupt():
         try:
-            remove_worktree(root, path)
-            shutil.rmtree(parent, ignore_errors=True)
+            _git(root, "worktree", "add", "--detach", "--quiet", str(path), sha)
+            yield path
         finally:
-            with contextlib.suppress(ValueError, TypeError):
-                if old_int is not None:
-                    signal.signal(signal.SIGINT, old_int)
-                if previous is not None:
-                    signal.signal(signal.SIGTERM, previous)
+            old_int = None
+            with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+                old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                remove_worktree(root, path)
+                shutil.rmtree(parent, ignore_errors=True)
+            finally:
+                with contextlib.suppress(ValueError, TypeError):
+                    if old_int is not None:
+                        signal.signal(signal.SIGINT, old_int)
 
 
 def remove_worktree(root: Path, path: Path) -> None:

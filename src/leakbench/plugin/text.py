@@ -16,12 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from leakbench._util.sizes import format_size
 from leakbench.detectors.leak import Leak
 
 if TYPE_CHECKING:
     from leakbench.plugin.memory import Breach
 
-__all__ = ["TOP", "format_bytes", "growth_lines", "guard_message", "guard_reason"]
+__all__ = ["TOP", "format_size", "growth_lines", "guard_message", "guard_reason"]
 
 
 def format_leak(leak: Leak) -> list[str]:
@@ -91,29 +92,16 @@ GUARD_TOP = 5
 """Tests listed in a guard error."""
 
 
-def format_bytes(n: float | None) -> str:
-    """``512.0 MiB``-style size (binary units, like ``free -h``); ``-`` when unknown."""
-    if n is None:
-        return "-"
-    sign = "-" if n < 0 else ""
-    value = float(abs(n))
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def _signed(n: int) -> str:
-    return ("+" if n >= 0 else "") + format_bytes(n)
+    return ("+" if n >= 0 else "") + format_size(n)
 
 
 def guard_reason(who: str, breach: Breach) -> str:
     """One line: why the run stops (pytest and xdist print it as the stop reason)."""
     what = f"{who} uses" if breach.scope == "worker" else "the run's processes together use"
     return (
-        f"leakbench memory guard: {what} {format_bytes(breach.rss)}, over "
-        f"{breach.option} ({format_bytes(breach.limit)})"
+        f"leakbench memory guard: {what} {format_size(breach.rss)}, over "
+        f"{breach.option} ({format_size(breach.limit)})"
     )
 
 
@@ -124,12 +112,12 @@ def guard_message(nodeid: str, who: str, breach: Breach, top: Sequence[tuple[int
     holds (growth in bytes, test id) of its tests, largest first.
     """
     if breach.scope == "worker":
-        where = f"{who} is at {format_bytes(breach.rss)} RSS"
+        where = f"{who} is at {format_size(breach.rss)} RSS"
     else:
-        where = f"the run (controller and its process tree) is at {format_bytes(breach.rss)} RSS"
+        where = f"the run (controller and its process tree) is at {format_size(breach.rss)} RSS"
     lines = [
         f"leakbench memory guard: after {nodeid}, {where}, over the limit "
-        f"{breach.option} ({format_bytes(breach.limit)}).",
+        f"{breach.option} ({format_size(breach.limit)}).",
     ]
     shown = [(growth, test) for growth, test in top[:GUARD_TOP] if growth > 0]
     if shown:
@@ -159,7 +147,7 @@ def growth_lines(
         lines.append(f"tests that grew their worker the most (top {min(TOP, len(grown))}):")
         lines.append(f"  {'growth':>12}  {'peak RSS':>10}  {'worker':<6}  test")
         for growth, nodeid, rec in grown[:TOP]:
-            peak = format_bytes(rec.get("peak_rss"))
+            peak = format_size(rec.get("peak_rss"))
             lines.append(
                 f"  {_signed(growth):>12}  {peak:>10}  {rec.get('worker', ''):<6}  {nodeid}"
             )
@@ -178,6 +166,6 @@ def _worker_lines(workers: Mapping[str, Mapping[str, Any]]) -> Iterable[str]:
         )
         crashed = ", crashed" if data.get("crashed") else ""
         yield (
-            f"worker {worker}: start {format_bytes(start)}, end {format_bytes(end)}{change}, "
-            f"peak {format_bytes(data.get('peak_rss'))}{crashed}"
+            f"worker {worker}: start {format_size(start)}, end {format_size(end)}{change}, "
+            f"peak {format_size(data.get('peak_rss'))}{crashed}"
         )

@@ -6,8 +6,8 @@ import contextlib
 import math
 from pathlib import Path
 
+from leakbench._util.sizes import format_size
 from leakbench.gate.results import Environment
-from leakbench.gate.verdicts.budgets import format_size
 from leakbench.gate.verdicts.records import Comparison, MetricComparison, Verdict
 
 SYMBOL = {

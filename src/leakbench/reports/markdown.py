@@ -7,7 +7,7 @@ collapsed in ``<details>`` so a reviewer sees the news without scrolling.
 
 from __future__ import annotations
 
-from leakbench.gate.verdicts.budgets import format_size
+from leakbench._util.sizes import format_size
 from leakbench.gate.verdicts.records import (
     Comparison,
     MetricComparison,

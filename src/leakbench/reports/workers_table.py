@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from leakbench.gate.verdicts.budgets import format_size
+from leakbench._util.sizes import format_size
 from leakbench.workers.choose import LevelSummary, Recommendation, cpu_count, result_label
 from leakbench.workers.groups import GROUP_NAMES, RSS_OPTION, GroupAdvice, Groups
 from leakbench.workers.run import Outcome, RunOptions, pytest_command

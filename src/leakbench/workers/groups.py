@@ -15,7 +15,6 @@ pass, so neither the instrumentation nor worker contention colours the timed lev
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from leakbench._util.atomic import write_text_atomic
 from leakbench.workers.run import PytestInputError, RunOptions, RunRecord, run_pytest_with_output
 
 __all__ = [
@@ -232,14 +232,7 @@ def write_groups(tests: Mapping[str, Sequence[str]], directory: Path = GROUPS_DI
     for name in GROUP_NAMES:
         path = directory / f"{name}.txt"
         text = "".join(f"{nodeid}\n" for nodeid in sorted(tests.get(name, ())))
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(path, text)
         paths.append(path)
     return paths
 

@@ -30,6 +30,8 @@ __all__ = [
     "bootstrap_medians",
     "grouped_change_interval",
     "grouped_statistic",
+    "median_interval",
+    "percentile_interval",
     "ratio_change_interval",
     "split_groups",
 ]
@@ -113,14 +115,31 @@ def grouped_change_interval(
     rng = random.Random(seed)
     b = _grouped_draws(base, resamples, rng)
     h = _grouped_draws(head, resamples, rng)
-    return (point, *_percentiles([hh / bb - 1 for hh, bb in zip(h, b, strict=True)], confidence))
+    return (
+        point,
+        *percentile_interval([hh / bb - 1 for hh, bb in zip(h, b, strict=True)], confidence),
+    )
 
 
-def _percentiles(changes: list[float], confidence: float) -> tuple[float, float]:
-    changes.sort()
-    n = len(changes)
+def percentile_interval(draws: list[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The central ``confidence`` interval of bootstrap ``draws`` (sorted in place): the one
+    percentile rule every interval leakbench prints is read with."""
+    draws.sort()
+    n = len(draws)
     tail = (1 - confidence) / 2
-    return changes[math.floor(tail * (n - 1))], changes[math.ceil((1 - tail) * (n - 1))]
+    return draws[math.floor(tail * (n - 1))], draws[math.ceil((1 - tail) * (n - 1))]
+
+
+def median_interval(
+    values: Sequence[float],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = SEED,
+) -> tuple[float, float, float]:
+    """(median, low, high): the median of ``values`` and its percentile bootstrap interval."""
+    draws = bootstrap_medians(values, resamples, random.Random(seed))
+    return (statistics.median(values), *percentile_interval(draws, confidence))
 
 
 def ratio_change_interval(

@@ -220,14 +220,3 @@ def load(path: Path | None = None) -> BudgetConfig:
     if not isinstance(table, Mapping):
         raise BudgetError(f"{path} [tool.leakbench]: expected a table")
     return from_table(table, str(path))
-
-
-def format_size(n: float) -> str:
-    """``65536`` -> ``64 KiB``: binary units, as the floor is usually written."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            text = f"{value:.0f}" if unit == "B" or value == int(value) else f"{value:.1f}"
-            return f"{text} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")

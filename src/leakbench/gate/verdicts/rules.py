@@ -32,13 +32,14 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from leakbench._util.sizes import format_size
 from leakbench.gate.results import Environment, MemoryResult, Results, ScenarioResult, TimeResult
 from leakbench.gate.verdicts.bootstrap import (
     grouped_change_interval,
     ratio_change_interval,
     split_groups,
 )
-from leakbench.gate.verdicts.budgets import MEMORY_METRICS, Budget, BudgetConfig, format_size
+from leakbench.gate.verdicts.budgets import MEMORY_METRICS, Budget, BudgetConfig
 from leakbench.gate.verdicts.records import (
     SEVERITY,
     Comparison,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from leakbench.gate.verdicts.budgets import format_size
+from leakbench._util.sizes import format_size
 
 __all__ = ["WIDTH", "Line", "chart", "nice_ticks"]
 

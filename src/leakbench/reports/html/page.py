@@ -25,17 +25,18 @@ from html import escape
 from pathlib import Path
 
 from leakbench import __version__
+from leakbench._util.sizes import format_size
 from leakbench.gate.results import MemoryResult, Results, ScenarioResult
-from leakbench.gate.verdicts.budgets import BudgetConfig, format_size
+from leakbench.gate.verdicts.budgets import BudgetConfig
 from leakbench.gate.verdicts.records import Comparison, ScenarioComparison, Verdict
 from leakbench.reports import cells
 from leakbench.reports.html.chart import Line, chart
 from leakbench.reports.html.flamegraphs import FlameGraph
-from leakbench.reports.html.parts import commit_text, per_iteration, time_text, write_html
+from leakbench.reports.html.parts import commit_text, per_iteration, time_text
 from leakbench.reports.html.template import page
 from leakbench.reports.html.workers import WorkersTable, render_workers
 
-__all__ = ["ReportInput", "flame_targets", "growth", "is_leaking", "render", "write_html"]
+__all__ = ["ReportInput", "flame_targets", "growth", "is_leaking", "render"]
 
 TOP_SITES = 5
 

@@ -1,23 +1,20 @@
-"""Small pieces of the HTML report: commit and size texts, the time cell, the atomic write.
+"""Small pieces of the HTML report: commit and size texts, the time cell.
 
 Kept apart from ``html`` so the page module stays about layout.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
-import tempfile
-from pathlib import Path
 
+from leakbench._util.sizes import format_size
 from leakbench.gate.results import Environment, ScenarioResult
 from leakbench.gate.verdicts.bootstrap import SEED, bootstrap_medians
-from leakbench.gate.verdicts.budgets import format_size
 from leakbench.gate.verdicts.records import ScenarioComparison
 from leakbench.reports import cells
 
-__all__ = ["commit_text", "per_iteration", "time_text", "write_html"]
+__all__ = ["commit_text", "per_iteration", "time_text"]
 
 
 def commit_text(env: Environment) -> str:
@@ -50,20 +47,3 @@ def time_text(s: ScenarioResult, cmp: ScenarioComparison | None) -> tuple[str, s
     low, high = medians[9], medians[-10]
     median = statistics.median(rounds)
     return cells.seconds(median), f"95% CI [{cells.seconds(low)}, {cells.seconds(high)}]"
-
-
-def write_html(text: str, path: Path) -> Path:
-    """Write atomically (temp file, fsync, rename), so a CI artifact is never half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the artifact from a web server
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

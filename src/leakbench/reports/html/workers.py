@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from leakbench.gate.verdicts.budgets import format_size
+from leakbench._util.sizes import format_size
 from leakbench.reports.cells import seconds
 
 __all__ = ["WorkerLevel", "WorkersError", "WorkersTable", "load_workers", "render_workers"]
