@@ -40,7 +40,7 @@ WORK = 20000
 PROOF = '''"""Scenarios for bench/branches_proof.py (not part of the real suites)."""
 from contextlib import contextmanager
 
-from leakbench.gate.scenarios import Scenario
+from leakbench import Scenario
 
 WORK = {work}
 RETAIN = {retain}

@@ -41,10 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from leakbench.gate.environment import fingerprint
-from leakbench.gate.measure.child import default_cpu
-from leakbench.gate.measure.runner import CLEAN_TIME_ITERATIONS, DEFAULT_TIME_PROCESSES
-from leakbench.gate.measure.timing import DEFAULT_BUDGET, plan_of, pool, run_time_pass
-from leakbench.gate.measure.worker import run_memory_pass
+from leakbench.gate.measure.child import run_memory_pass, run_time_pass
+from leakbench.gate.measure.plan import CLEAN_TIME_ITERATIONS, DEFAULT_BUDGET, plan_of
+from leakbench.gate.measure.runner import DEFAULT_TIME_PROCESSES
+from leakbench.gate.measure.spawn import default_cpu
+from leakbench.gate.measure.timing import pool
 from leakbench.gate.results import (
     Environment,
     MemoryResult,

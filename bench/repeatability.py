@@ -18,9 +18,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from leakbench.gate.measure.child import default_cpu
+from leakbench.gate.measure.child import run_memory_pass
 from leakbench.gate.measure.runner import iterations_for
-from leakbench.gate.measure.worker import run_memory_pass
+from leakbench.gate.measure.spawn import default_cpu
 from leakbench.gate.results import MemoryResult
 from leakbench.gate.scenarios import discover, select
 

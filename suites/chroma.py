@@ -25,7 +25,7 @@ from typing import Any
 
 from fixtures.chroma_store import chroma_dir, embed, embed_all, offline_settings
 
-from leakbench.gate.scenarios import Iteration, Scenario
+from leakbench import Iteration, Scenario
 
 DOCUMENTS = (
     "threads that outlive their test",

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 import httpx
 from fixtures.http_server import KeepAliveServer
 
-from leakbench.gate.scenarios import Iteration, Scenario
+from leakbench import Iteration, Scenario
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from leakbench.gate.scenarios import Iteration, Scenario
+from leakbench import Iteration, Scenario
 
 BATCH = 128
 CACHE_SIZE = 512

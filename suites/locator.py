@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from leakbench.gate.scenarios import Iteration, Scenario
+from leakbench import Iteration, Scenario
 
 DEFAULT_ENDPOINT = "https://api.example.invalid/v1"
 SANDBOX_ENDPOINT = "https://sandbox.example.invalid/v1"

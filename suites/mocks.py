@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
-from leakbench.gate.scenarios import Iteration, Scenario
+from leakbench import Iteration, Scenario
 
 log = logging.getLogger(__name__)
 

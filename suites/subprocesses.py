@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from leakbench.gate.scenarios import Iteration, Scenario
+from leakbench import Iteration, Scenario
 
 
 class GitClient:

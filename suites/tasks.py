@@ -26,7 +26,7 @@ import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from leakbench.gate.scenarios import Iteration, Scenario
+from leakbench import Iteration, Scenario
 
 HEARTBEAT_INTERVAL = 0.5
 AUDIT_DELAY = 0.02

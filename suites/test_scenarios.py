@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from leakbench.gate.scenarios import Iteration, Scenario, discover
+from leakbench import Iteration, Scenario, discover
 from suites.conftest import RUNTIMES
 
 ALL = discover("suites", root=Path(__file__).resolve().parent.parent)

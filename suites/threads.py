@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from leakbench.gate.scenarios import Iteration, Scenario
+from leakbench import Iteration, Scenario
 
 POLL_INTERVAL = 0.05
 

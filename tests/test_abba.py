@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+import statistics
 
-from leakbench.gate.verdicts.abba import Plan, decide, run_pairs, time_metric
+from leakbench.gate.measure.plan import Plan
+from leakbench.gate.verdicts.abba import Measure, decide, run_pairs, time_metric
+from leakbench.gate.verdicts.bootstrap import SEED, bootstrap_medians
 from leakbench.gate.verdicts.budgets import Budget
 from leakbench.gate.verdicts.records import Verdict
 
 
-def fake(slowdown: float, noise: float, seed: int = 1) -> tuple[list[str], object]:
+def fake(slowdown: float, noise: float, seed: int = 1) -> tuple[list[str], Measure]:
     """A measure function: BASE 1 ms, HEAD ``slowdown`` x that, each with relative noise."""
     rng = random.Random(seed)
     calls: list[str] = []
@@ -29,6 +32,13 @@ def test_decide_verdicts() -> None:
     assert decide([0.7, 0.72, 0.69, 0.71, 0.7], 0.10).verdict is Verdict.IMPROVED
 
 
+def test_the_interval_is_the_2_5_and_97_5_percentile_of_bootstrap_medians() -> None:
+    ratios = [1.0, 1.05, 0.98, 1.2, 1.01, 0.97, 1.1]
+    medians = sorted(bootstrap_medians(ratios, 2000, random.Random(SEED)))
+    d = decide(ratios, 0.1)
+    assert (d.median, d.low, d.high) == (statistics.median(ratios), medians[49], medians[1950])
+
+
 def test_same_ratios_same_interval() -> None:
     ratios = [1.0, 1.05, 0.98, 1.2, 1.01, 0.97]
     assert decide(ratios, 0.1, seed=3) == decide(ratios, 0.1, seed=3)
@@ -36,7 +46,7 @@ def test_same_ratios_same_interval() -> None:
 
 def test_abba_order_and_calibration_first() -> None:
     calls, measure = fake(1.0, 0.01)
-    run = run_pairs("x", measure, 0.10, pairs=4)  # type: ignore[arg-type]
+    run = run_pairs("x", measure, 0.10, pairs=4)
     assert calls[:9] == ["calibrate", "base", "head", "head", "base", "base", "head", "head",
                          "base"]  # fmt: skip
     assert run.decision is not None and run.decision.verdict is Verdict.OK
@@ -45,7 +55,7 @@ def test_abba_order_and_calibration_first() -> None:
 
 def test_clear_slowdown_fails_quickly() -> None:
     _, measure = fake(1.3, 0.03)
-    run = run_pairs("x", measure, 0.10, pairs=5)  # type: ignore[arg-type]
+    run = run_pairs("x", measure, 0.10, pairs=5)
     assert run.decision is not None and run.decision.verdict is Verdict.REGRESSION
     assert len(run.ratios) == 5
 
@@ -55,7 +65,7 @@ def test_borderline_adds_pairs_then_inconclusive() -> None:
     ticks = iter(range(1000))
     run = run_pairs(
         "x", measure, 0.10, pairs=3, max_pairs=9, max_time=1e9, clock=lambda: next(ticks)
-    )  # type: ignore[arg-type]
+    )
     assert run.decision is not None and run.decision.verdict is Verdict.INCONCLUSIVE
     assert len(run.ratios) == 9 and run.stopped == "max 9 pairs"
 
@@ -65,13 +75,13 @@ def test_max_time_stops_adding() -> None:
     ticks = iter(range(0, 10000, 100))
     run = run_pairs(
         "x", measure, 0.10, pairs=3, max_pairs=99, max_time=50, clock=lambda: next(ticks)
-    )  # type: ignore[arg-type]
+    )
     assert run.stopped == "max time 50 s" and len(run.ratios) == 3
 
 
 def test_acknowledged_time_regression_is_shown() -> None:
     _, measure = fake(1.3, 0.01)
-    run = run_pairs("x", measure, 0.50, pairs=5)  # type: ignore[arg-type]
+    run = run_pairs("x", measure, 0.50, pairs=5)
     budget = Budget(time=0.5, reason="new parser is slower by design", source="pyproject")
     metric = time_metric(run, budget, Budget())
     assert metric.verdict is Verdict.ACCEPTED

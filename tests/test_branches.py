@@ -223,20 +223,37 @@ def test_interruption_removes_the_worktree(repo: Path, signum: int) -> None:
     assert not temporary.exists() and not temporary.parent.exists()
 
 
-def test_unit_helpers(tmp_path: Path, repo: Path) -> None:
+def test_repo_root_outside_a_repository_says_it_is_not_one(tmp_path: Path) -> None:
     with pytest.raises(branches.GitError, match="not a git repository"):
         branches.repo_root(tmp_path)
-    with pytest.raises(branches.GitError):
+
+
+def test_resolve_refuses_an_option_as_a_ref(repo: Path) -> None:
+    with pytest.raises(branches.GitError, match="is not a git ref"):
         branches.resolve(repo, "--help")
+
+
+def test_lock_note_is_silent_when_both_sides_pin_the_same_lock(repo: Path) -> None:
     assert branches.lock_note(repo, repo) is None
+
+
+def test_lock_note_warns_when_the_locks_differ(tmp_path: Path, repo: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "requirements.lock").write_text("x==1\n", encoding="utf-8")
-    assert "differs" in (branches.lock_note(repo, other) or "")
-    (other / "src" / "leakbench").mkdir(parents=True)
-    assert branches.side_pythonpath(other) == str(other)
-    (repo / "src" / "pkg").mkdir(parents=True)
-    assert branches.side_pythonpath(repo).endswith(str(repo / "src"))
+    note = branches.lock_note(repo, other)
+    assert note is not None and "requirements.lock differs" in note
+
+
+def test_side_pythonpath_never_puts_a_leakbench_src_first(tmp_path: Path) -> None:
+    (tmp_path / "src" / "leakbench").mkdir(parents=True)
+    assert branches.side_pythonpath(tmp_path) == str(tmp_path)
+
+
+def test_side_pythonpath_adds_the_sides_own_src(tmp_path: Path) -> None:
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    parts = branches.side_pythonpath(tmp_path).split(os.pathsep)
+    assert parts == [str(tmp_path), str(tmp_path / "src")]
 
 
 def test_worktree_removed_after_exception(repo: Path) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from leakbench._util.atomic import write_text_atomic
+from leakbench.cli.report import page_input
+from leakbench.gate.verdicts.budgets import BudgetConfig
 from leakbench.reports.html import page as html_page
 from test_report_html import sample_results
 
@@ -66,7 +68,7 @@ def test_every_chart_renders_without_console_errors(tmp_path: Path) -> None:
     base = sample_results(commit="b" * 40, leak=15_000)
     report = tmp_path / "report" / "index.html"
     page = html_page.render(
-        html_page.ReportInput(head, "latest.json", base=base, base_label="base.json"),
+        page_input(head, "latest.json", BudgetConfig(), base=base, base_label="base.json"),
         report.parent,
     )
     write_text_atomic(report, page)

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from leakbench._util.pyproject import find_pyproject
 from leakbench._util.sizes import format_size
 from leakbench.gate.verdicts import budgets
 from leakbench.gate.verdicts.budgets import (
     DEFAULT_GATED_METRICS,
     Budget,
     BudgetError,
-    find_pyproject,
     from_table,
     load,
     parse_fraction,

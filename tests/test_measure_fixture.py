@@ -1,4 +1,9 @@
-"""The ``leakbench`` fixture and marker measure ordinary tests (pytester, in subprocesses)."""
+"""The ``leakbench`` fixture and marker measure ordinary tests (pytester, in subprocesses).
+
+Their options (``--leakbench-bench``, ``--leakbench-iterations``, ``--leakbench-seconds``)
+come from the command line, the ini file or ``[tool.leakbench]``, like every plugin option;
+bad values are in ``test_plugin_bad_input.py``.
+"""
 
 from __future__ import annotations
 
@@ -62,6 +67,50 @@ def test_marked_and_fixture_tests_are_measured_into_one_results_file(
     assert marker.memory is not None and marker.memory.iterations == 6
     assert abs(marker.memory.retained_per_iteration) < 64
     assert marker.budget == {"memory_budget": 0.5}
+
+
+MEMORY_ONLY = """
+import pytest
+
+HELD = []
+
+
+@pytest.mark.leakbench(time=False)
+def test_grows():
+    HELD.append(bytearray(1024))
+"""
+
+
+@pytest.mark.parametrize(
+    ("ini", "pyproject", "path", "iterations"),
+    [
+        pytest.param(
+            "leakbench_bench = ini.json\nleakbench_iterations = 4\n",
+            "leakbench_iterations = 9\n",
+            "ini.json",
+            4,
+            id="ini-beats-pyproject",
+        ),
+        pytest.param(
+            "",
+            "leakbench_bench = true\nleakbench_iterations = 3\n",
+            ".leakbench/results/pytest-latest.json",
+            3,
+            id="pyproject-default-path",
+        ),
+    ],
+)
+def test_the_options_are_read_from_the_ini_file_and_tool_leakbench(
+    pytester: pytest.Pytester, ini: str, pyproject: str, path: str, iterations: int
+) -> None:
+    pytester.makeini(f"[pytest]\n{ini}")
+    pytester.makepyprojecttoml(f"[tool.leakbench]\n{pyproject}")
+    pytester.makepyfile(test_demo=MEMORY_ONLY)
+    result = pytester.runpytest_subprocess(*PLUGIN)
+    result.assert_outcomes(passed=1)
+    results = load_results(pytester.path / path)
+    memory = results.scenarios["test_demo.py::test_grows"].memory
+    assert memory is not None and memory.iterations == iterations
 
 
 def test_without_the_option_the_tests_just_run(pytester: pytest.Pytester) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from leakbench.gate.measure.child import MeasurementError
+from leakbench.gate.measure.child import run_memory_pass
 from leakbench.gate.measure.memory import slope
-from leakbench.gate.measure.worker import run_memory_pass
+from leakbench.gate.measure.spawn import MeasurementError
 from test_measure_support import LEAK_BYTES, write_demo_suite
 
 

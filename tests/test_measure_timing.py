@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from leakbench.gate.measure import timing
-from leakbench.gate.measure.child import MeasurementError
+from leakbench.gate.measure import plan, timing
+from leakbench.gate.measure.child import (
+    ScenarioInfo,
+    list_scenarios,
+    run_in_child,
+    run_pair_process,
+    run_time_pass,
+)
 from leakbench.gate.measure.reference import reference_unit, run_reference
+from leakbench.gate.measure.spawn import MeasurementError
 from leakbench.gate.results import TimeResult
 from test_measure_support import write_demo_suite
 
@@ -28,11 +35,11 @@ def test_rounds_and_reference_rounds_are_paired(
     # must not inherit either, or pytest-benchmark would disable itself and time nothing.
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
     monkeypatch.setenv("PYTEST_ADDOPTS", "-n 2")
-    result = timing.run_time_pass(
+    result = run_time_pass(
         "grow.clean", suites="leakbench_demo_suites", root=demo_root, budget=0.2, timeout=120
     )
     n = len(result.rounds)
-    assert timing.MIN_ROUNDS <= n <= timing.MAX_ROUNDS
+    assert plan.MIN_ROUNDS <= n <= plan.MAX_ROUNDS
     assert len(result.reference_rounds) == len(result.ratios) == n
     assert all(r > 0 for r in result.rounds + result.reference_rounds)
     for r, ref, ratio in zip(result.rounds, result.reference_rounds, result.ratios, strict=True):
@@ -45,7 +52,7 @@ def test_rounds_and_reference_rounds_are_paired(
 
 
 def test_a_leaky_scenario_is_capped_and_cannot_hang_the_pass(demo_root: Path) -> None:
-    result = timing.run_time_pass(
+    result = run_time_pass(
         "stuck.leaky",
         suites="leakbench_demo_suites",
         root=demo_root,
@@ -58,9 +65,51 @@ def test_a_leaky_scenario_is_capped_and_cannot_hang_the_pass(demo_root: Path) ->
 
 def test_a_failing_scenario_names_the_error(demo_root: Path) -> None:
     with pytest.raises(MeasurementError, match=r"time pass of broken\.clean: .*demo scenario"):
-        timing.run_time_pass(
-            "broken.clean", suites="leakbench_demo_suites", root=demo_root, budget=0.1
+        run_time_pass("broken.clean", suites="leakbench_demo_suites", root=demo_root, budget=0.1)
+
+
+def test_a_pair_process_calibrates_without_a_reference_then_repeats_its_plan(
+    demo_root: Path,
+) -> None:
+    def pair(given: plan.Plan | None) -> tuple[list[float], plan.Plan]:
+        return run_pair_process(
+            "grow.clean", suites="leakbench_demo_suites", root=demo_root, plan=given, timeout=120
         )
+
+    rounds, laid = pair(None)
+    assert laid.reference_units == 0 and len(rounds) == laid.rounds
+    assert plan.MIN_ROUNDS <= laid.rounds <= plan.MAX_ROUNDS and all(r > 0 for r in rounds)
+    again, same = pair(plan.Plan(2, 11))
+    assert same == plan.Plan(2, 11) and len(again) == 11
+
+
+def test_a_leaky_pair_process_stays_within_its_iteration_cap(demo_root: Path) -> None:
+    _, laid = run_pair_process(
+        "stuck.leaky", suites="leakbench_demo_suites", root=demo_root, plan=None, timeout=60
+    )
+    assert laid.rounds * laid.iterations <= 20  # stuck.leaky's time_max_iterations
+
+
+def test_the_list_mode_describes_the_scenarios_without_importing_them_here(
+    demo_root: Path,
+) -> None:
+    found = list_scenarios(suites="leakbench_demo_suites", root=demo_root, what="listing")
+    assert found["grow.leaky"] == ScenarioInfo("grow", "leaky", True, 8)
+    assert set(found) == {"grow.leaky", "grow.clean", "broken.clean", "stuck.leaky"}
+
+
+def test_a_child_that_cannot_run_its_mode_is_a_measurement_error(demo_root: Path) -> None:
+    with pytest.raises(MeasurementError, match=r"^asking: exited with 1: KeyError: 'nope'"):
+        run_in_child("nope", {}, dict, root=demo_root, timeout=60, what="asking")  # type: ignore[arg-type]
+
+
+def test_a_time_plan_without_reference_units_is_refused() -> None:
+    class Bench:
+        def pedantic(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("must not time")
+
+    with pytest.raises(ValueError, match="reference units"):
+        timing.time_interleaved(Bench(), lambda: None, 1.0, plan=plan.Plan(1, 10))
 
 
 @pytest.mark.parametrize(
@@ -77,10 +126,14 @@ def test_a_failing_scenario_names_the_error(demo_root: Path) -> None:
 def test_the_round_plan_follows_budget_floor_and_cap(
     per_iteration: float, cap: int, iterations: int, rounds: int
 ) -> None:
-    plan = timing.plan_rounds(per_iteration, 2.0, cap, unit_seconds=1.5e-5)
-    assert (plan.iterations, plan.rounds) == (iterations, rounds)
+    laid = plan.plan_rounds(per_iteration, 2.0, cap, unit_seconds=1.5e-5)
+    assert (laid.iterations, laid.rounds) == (iterations, rounds)
     if per_iteration < 1.0:
-        assert plan.iterations * plan.rounds <= cap
+        assert laid.iterations * laid.rounds <= cap
+
+
+def test_a_plan_without_a_reference_has_no_reference_units() -> None:
+    assert plan.plan_rounds(1e-5, 0.2, 2000, unit_seconds=None) == plan.Plan(100, 20, 0)
 
 
 def test_the_reference_workload_is_deterministic() -> None:
@@ -114,4 +167,4 @@ def test_pooled_processes_keep_every_round_and_their_origin() -> None:
     assert pooled.stddev == pytest.approx(statistics.stdev(pooled.rounds))
     # The next processes repeat iterations and rounds; the reference units follow what the
     # rounds (4 x 1 ms) and a unit (10 us) really took, not the first calibration (7).
-    assert timing.plan_of(part([1e-3] * 12)) == timing.Plan(4, 12, 400)
+    assert plan.plan_of(part([1e-3] * 12)) == plan.Plan(4, 12, 400)

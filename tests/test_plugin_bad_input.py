@@ -73,6 +73,45 @@ def test_a_bad_pyproject_value_is_a_usage_error(leak_project: pytest.Pytester) -
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "ini", "pyproject", "message"),
+    [
+        pytest.param(
+            ["--leakbench-iterations=many"],
+            "",
+            "",
+            "--leakbench-iterations: expected a int number, got 'many'",
+            id="cli",
+        ),
+        pytest.param(
+            [],
+            "leakbench_seconds = 0",
+            "",
+            "ini option leakbench_seconds: expected a number above 0, got '0'",
+            id="ini",
+        ),
+        pytest.param(
+            [],
+            "",
+            "leakbench_iterations = -3",
+            "[[]tool.leakbench[]] leakbench_iterations: expected a finite number >= 0, got -3",
+            id="pyproject",
+        ),
+    ],
+)
+def test_a_bad_bench_fixture_option_is_a_one_line_usage_error(
+    leak_project: pytest.Pytester, args: list[str], ini: str, pyproject: str, message: str
+) -> None:
+    leak_project.makeini(PLUGIN_INI + ini + "\n")
+    if pyproject:
+        leak_project.makepyprojecttoml(f"[tool.leakbench]\n{pyproject}\n")
+    leak_project.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = leak_project.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: leakbench: {message}"])
+    assert len([line for line in result.errlines if line.strip()]) == 1  # no traceback
+
+
 def test_a_bad_allow_leaks_marker_is_a_usage_error_before_any_test_runs(
     leak_project: pytest.Pytester, run: Run
 ) -> None:

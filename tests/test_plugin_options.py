@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import PLUGIN_INI, Run
+from leakbench.detectors import REGISTRY
 
 TWO_LEAKS = """
 import threading
@@ -174,3 +175,36 @@ def test_a_wrong_detector_name_after_leaks_is_still_a_usage_error_not_a_path(
     result = leak_project.runpytest("--leaks", "thread", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: leakbench: --leaks: unknown detector 'thread'; *"])
+
+
+def test_the_help_describes_every_detector_and_declares_the_bench_fixture_options(
+    leak_project: pytest.Pytester,
+) -> None:
+    result = leak_project.runpytest("--help", "-p", "no:cacheprovider")
+    text = " ".join(result.stdout.str().split())  # argparse wraps the help lines
+    for name, cls in REGISTRY.items():
+        assert f"{name}: {cls.description}" in text
+    for option in ("--leakbench-bench", "--leakbench-iterations", "--leakbench-seconds"):
+        assert option in text
+        assert f"{option[2:].replace('-', '_')} (string):" in text  # its ini key
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "expected"),
+    [
+        pytest.param("[tool.leakbench]\nleaks = 'threads'\n", {"threads"}, id="found"),
+        pytest.param("[tool.leakbench\nleaks = 'threads'\n", set(), id="invalid-ignored"),
+    ],
+)
+def test_tool_leakbench_is_read_from_the_nearest_pyproject_at_or_above_the_rootdir(
+    leak_project: pytest.Pytester, pyproject: str, expected: set[str]
+) -> None:
+    # The rootdir is sub/ (its pytest.ini); the project's pyproject.toml is one level up,
+    # where ``leakbench bench`` finds its budgets too.
+    (leak_project.path / "pyproject.toml").write_text(pyproject)
+    sub = leak_project.mkdir("sub")
+    (sub / "pytest.ini").write_text(PLUGIN_INI)
+    (sub / "test_two.py").write_text(TWO_LEAKS)
+    result = leak_project.runpytest_subprocess("-p", "no:cacheprovider", str(sub))
+    result.assert_outcomes(passed=2, errors=len(expected))
+    assert reported_kinds(result) == expected

@@ -6,15 +6,19 @@ Also holds :func:`sample_results`, the synthetic results the browser test render
 from __future__ import annotations
 
 import json
+import random
 import re
+import statistics
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from leakbench.cli.main import cli
+from leakbench.cli.report import TIME_RESAMPLES, head_times, page_input
 from leakbench.gate.results import (
     Environment,
     MemoryResult,
@@ -24,7 +28,9 @@ from leakbench.gate.results import (
     TopSite,
     write_results,
 )
-from leakbench.gate.verdicts.budgets import BudgetConfig
+from leakbench.gate.verdicts.bootstrap import SEED, bootstrap_medians
+from leakbench.gate.verdicts.budgets import BudgetConfig, from_table
+from leakbench.gate.verdicts.leaks import LeakJudgement, judge_all
 from leakbench.gate.verdicts.rules import compare
 from leakbench.reports.html import flamegraphs
 from leakbench.reports.html import page as html_page
@@ -143,14 +149,14 @@ def charts(page: str) -> dict[str, int]:
 
 def test_page_shows_leaks_charts_and_commit(tmp_path: Path) -> None:
     head = sample_results()
-    page = html_page.render(html_page.ReportInput(head, "latest.json"), tmp_path)
+    page = html_page.render(page_input(head, "latest.json", BudgetConfig()), tmp_path)
     assert charts(page) == {name: 40 for name in head.scenarios}
     assert "2 of 4 scenarios leak memory (all of them leaky demo variants)" in page
     assert "aaaaaaaaaa" in page and KEY in page
-    leak_table = page.split("<h2>Leaking scenarios</h2>")[1].split("</table>")[0]
-    assert leak_table.index("threads.leaky") < leak_table.index("mocks.leaky.await")
-    assert "mocks.clean" not in leak_table
-    assert "19.5 KiB" in leak_table  # 20 000 B per iteration
+    table = leak_table(page)
+    assert table.index("threads.leaky") < table.index("mocks.leaky.await")
+    assert "mocks.clean" not in table
+    assert "19.5 KiB" in table  # 20 000 B per iteration
     assert "suites/demo.py:12 leak" in page
     assert "<script src" not in page and "<link" not in page  # self-contained
     assert "95% CI" in page
@@ -160,8 +166,8 @@ def test_baseline_overlay_and_regression(tmp_path: Path) -> None:
     base = sample_results(commit="b" * 40, leak=0.0)
     head = sample_results()
     comparison = compare(base, head, BudgetConfig())
-    inp = html_page.ReportInput(
-        head, "h.json", base=base, base_label="b.json", comparison=comparison
+    inp = page_input(
+        head, "h.json", BudgetConfig(), base=base, base_label="b.json", comparison=comparison
     )
     page = html_page.render(inp, tmp_path)
     assert page.count('class="line base"') == 4
@@ -177,9 +183,61 @@ def test_clean_variant_leaking_turns_the_banner_red(tmp_path: Path) -> None:
     head.scenarios["threads.clean"] = ScenarioResult(
         "threads", "clean", False, memory(9_000), clean.time
     )
-    page = html_page.render(html_page.ReportInput(head, "h.json"), tmp_path)
+    page = html_page.render(page_input(head, "h.json", BudgetConfig()), tmp_path)
     assert 'class="banner bad"' in page
     assert "1 not a leaky variant: threads.clean" in page
+
+
+def leak_table(page: str) -> str:
+    return page.split("<h2>Leaking scenarios</h2>")[1].split("</table>")[0]
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def test_a_scenario_leaks_from_its_own_memory_floor_up() -> None:
+    head = sample_results()  # growth over 40 iterations: 800 000, 0, 200 000 and 400 B
+    head.scenarios["untimed"] = ScenarioResult("threads", "clean", False, None, timing(1e-4))
+    config = from_table(
+        {"memory_floor": 800_000, "scenarios": {"mocks.leaky.await": {"memory_floor": "1KiB"}}}
+    )
+    leaks = judge_all(head, config)
+    assert leaks["threads.leaky"] == LeakJudgement(True, 800_000.0, 800_000)  # at the floor
+    assert leaks["mocks.leaky.await"] == LeakJudgement(True, 200_000.0, 1024)  # its own floor
+    assert leaks["mocks.clean.await"] == LeakJudgement(False, 400.0, 800_000)
+    assert leaks["threads.clean"].leaking is False
+    assert leaks["untimed"] == LeakJudgement(False, None, 800_000)  # no memory pass
+
+
+def test_the_page_shows_the_leak_judgement_it_is_given(tmp_path: Path) -> None:
+    head = sample_results()
+    inp = page_input(head, "h.json", BudgetConfig())
+    judged = dict(inp.leaks)
+    judged["threads.leaky"] = LeakJudgement(False, 10.0, 64 * 1024)
+    judged["threads.clean"] = LeakJudgement(True, 123_456.0, 1024)
+    page = html_page.render(replace(inp, leaks=judged), tmp_path)
+    table = leak_table(page)
+    assert "threads.clean" in table and "120.6 KiB / 40" in table
+    assert "threads.leaky" not in table
+    assert "memory floor 1 KiB over the run" in page
+    assert html_page.flame_targets(replace(inp, leaks=judged)).keys() == {
+        "threads.clean",
+        "mocks.leaky.await",
+    }
+
+
+def test_heads_time_interval_is_computed_before_rendering(tmp_path: Path) -> None:
+    head = sample_results()
+    times = head_times(head)
+    assert times.keys() == {"threads.leaky", "threads.clean", "mocks.leaky.await"}  # timed
+    timed = head.scenarios["threads.leaky"].time
+    assert timed is not None
+    rounds = timed.rounds
+    medians = sorted(bootstrap_medians(rounds, TIME_RESAMPLES, random.Random(SEED)))
+    assert times["threads.leaky"] == (statistics.median(rounds), medians[9], medians[-10])
+    inp = replace(page_input(head, "h.json", BudgetConfig()), times={"threads.leaky": (1, 0.5, 2)})
+    page = html_page.render(inp, tmp_path)
+    assert page.count("95% CI") == 1 and "95% CI [500 ms, 2 s]" in page
 
 
 def test_chart_ticks_and_single_point() -> None:
@@ -265,7 +323,16 @@ def test_bad_baseline_and_workers_exit_2(project: Path) -> None:
 
 
 def test_missing_html_option_is_a_usage_error(project: Path) -> None:
-    assert run("report").exit_code == 2
+    result = run("report")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == "Error: Missing option '--html'."
+
+
+def test_an_unwritable_report_path_is_a_one_line_error_naming_it(project: Path) -> None:
+    write_results(sample_results(), "r.json")
+    result = run("report", "r.json", "--html", "r.json/index.html")  # a file as the folder
+    one_line_error(result, "r.json/index.html: cannot write the report")
+    assert json.loads(Path("r.json").read_text(encoding="utf-8"))["scenarios"]
 
 
 # --------------------------------------------------------------------------- workers
@@ -318,7 +385,8 @@ def test_flame_graph_from_a_real_capture(tmp_path: Path) -> None:
     assert made.path.stat().st_size > 1000
     assert flames["x.none"].path is None
     head = sample_results()
-    page = html_page.render(html_page.ReportInput(head, "h.json", flames=flames), tmp_path)
+    inp = replace(page_input(head, "h.json", BudgetConfig()), flames=flames)
+    page = html_page.render(inp, tmp_path)
     assert 'href="fg/threads.leaky.html"' in page
 
 

@@ -131,7 +131,9 @@ def test_a_failed_write_keeps_the_previous_file(
 
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        R.write_json_atomic(path, {"half": "written"})
+        R.write_results(
+            R.Results("2026-11-22T00:00:00+00:00", make_results().environment, {}), path
+        )
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"], "temp file left behind"
 

@@ -18,6 +18,7 @@ from leakbench.gate.scenarios import (
     Scenario,
     UnknownScenarioError,
     discover,
+    matching,
     run_iterations,
     select,
 )
@@ -74,6 +75,24 @@ def test_unknown_scenario_name_lists_the_known_ones() -> None:
 def test_a_leak_class_selects_all_its_variants() -> None:
     chosen = {s.name for s in select(SCENARIOS, ["tasks"])}
     assert chosen == {n for n, s in SCENARIOS.items() if s.leak_class == "tasks"}
+
+
+LEAK_CLASSES = {"a.leaky": "a", "a.clean": "a", "b.clean": "b", "c.clean": "c"}
+
+
+def test_matching_follows_the_request_order_without_repeats() -> None:
+    assert matching(["b.clean", "a", "a.clean"], LEAK_CLASSES) == ["b.clean", "a.leaky", "a.clean"]
+
+
+def test_matching_nothing_asked_is_everything() -> None:
+    assert matching([], LEAK_CLASSES) == list(LEAK_CLASSES)
+
+
+def test_matching_an_unknown_entry_names_it_and_every_known_scenario() -> None:
+    with pytest.raises(UnknownScenarioError) as info:
+        matching(["a", "zz"], LEAK_CLASSES)
+    assert str(info.value) == "unknown scenario 'zz' (known: a.clean, a.leaky, b.clean, c.clean)"
+    assert info.value.name == "zz"
 
 
 def test_run_iterations_runs_a_clean_scenario_repeatedly() -> None:

@@ -78,4 +78,14 @@ def test_clean_pair_passes_in_both_orders(
 
 def test_clean_pair_passes_under_xdist(pair_env: pytest.Pytester) -> None:
     write_pair(pair_env, "clean", ("configure", "default"))
-    run(pair_env, "-n", "2").assert_outcomes(passed=2)
+    # loadfile: both tests share a worker, as they would among many tests under -n.
+    run(pair_env, "-n", "2", "--dist=loadfile").assert_outcomes(passed=2)
+
+
+def test_leaky_pair_fails_under_xdist_when_both_tests_share_a_worker(
+    pair_env: pytest.Pytester,
+) -> None:
+    # The same run as above with the leaky locator: it fails, so the two tests did share
+    # a worker there, and the clean pair passed because of its reset, not by luck.
+    write_pair(pair_env, "leaky", ("configure", "default"))
+    run(pair_env, "-n", "2", "--dist=loadfile").assert_outcomes(passed=1, failed=1)

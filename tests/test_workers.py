@@ -41,7 +41,14 @@ from leakbench.workers.groups import (
     read_test_rss,
     write_groups,
 )
-from leakbench.workers.run import Outcome, RunRecord, parse_output
+from leakbench.workers.run import (
+    Machine,
+    Outcome,
+    PytestRun,
+    RunOptions,
+    parse_output,
+    read_machine,
+)
 from leakbench.workers.run import classify as classify_exit
 
 MiB = 1024**2
@@ -51,11 +58,11 @@ BUDGET = 4 * GiB
 
 def run(
     workers: int, seconds: float, outcome: Outcome = Outcome.PASS, peak: int = 500 * MiB
-) -> RunRecord:
-    return RunRecord(workers, outcome, 0, seconds, peak, controller_rss=60 * MiB)
+) -> PytestRun:
+    return PytestRun(workers, outcome, 0, seconds, peak, controller_rss=60 * MiB)
 
 
-def levels_of(*records: RunRecord, levels: tuple[int, ...] = (1, 2, 4, 8)) -> list[LevelSummary]:
+def levels_of(*records: PytestRun, levels: tuple[int, ...] = (1, 2, 4, 8)) -> list[LevelSummary]:
     return summarize(records, levels, BUDGET)
 
 
@@ -199,6 +206,25 @@ def test_skipped_levels_keep_their_reason_and_render_in_the_table() -> None:
     assert "skipped" in text and "-n 2 exceeded the memory budget" in text
 
 
+def test_the_output_reports_the_machine_record_it_is_given() -> None:
+    machine = Machine(ram=8 * GiB, swap=0, cpus=3)
+    assert workers_table.budget_label(6 * GiB, " 75% ", machine) == "6 GiB (75% of 8 GiB RAM)"
+    assert workers_table.budget_label(2 * GiB, "2GiB", machine) == "2 GiB"
+    assert workers_table.swap_note(machine).startswith("this machine has no swap")
+    with_swap = Machine(ram=8 * GiB, swap=GiB, cpus=3)
+    assert workers_table.swap_note(with_swap).endswith("(1 GiB total)")
+    levels = levels_of(run(1, 5.0))
+    recommendation = recommend(levels, "4 GiB")
+    doc = workers_table.document(levels, recommendation, RunOptions(), BUDGET, "4GiB", 7, machine)
+    assert (doc["ram"], doc["cpus"], doc["tests"]) == (8 * GiB, 3, 7)
+
+
+def test_the_machine_is_read_once_into_a_record() -> None:
+    machine = read_machine()
+    assert machine.ram > 0 and machine.swap >= 0 and machine.cpus >= 1
+    assert machine.cpus <= (os.cpu_count() or 1)
+
+
 # reading pytest's output
 
 
@@ -252,24 +278,54 @@ def test_durations_sum_setup_call_and_teardown_per_node_id() -> None:
     )
 
 
-def test_per_test_rss_is_read_from_the_plugins_results_file(tmp_path: Path) -> None:
-    path = tmp_path / "leaks.json"
-    tests = {
-        "t::a": {"worker": "gw0", "peak_rss": 300, "rss_before": 100, "duration": 0.1},
-        "t::b": {"worker": "gw0", "peak_rss": 50},
-        "t::c": {"worker": "gw0", "peak_rss": None},
-        "t::d": {"worker": "gw1", "peak_rss": 90},
-        "t::e": {"worker": "gw1", "peak_rss": 70},
-    }
-    path.write_text(json.dumps({"schema": "leakbench-tests", "tests": tests}))
+RSS_SUITE = """
+HELD = []
+
+
+def test_0_first():
+    pass
+
+
+def test_1_keeps_40_mib():
+    HELD.append(bytearray(b"x" * (40 * 1024 * 1024)))
+
+
+def test_2_light_after_it():
+    pass
+"""
+"""After the second test the process holds 40 MiB more: the third test starts there."""
+
+
+def test_per_test_rss_is_read_from_the_results_file_the_plugin_writes(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_rss=RSS_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "-p", "no:cacheprovider", "--leaks-rss", "--leaks-json=leaks.json"
+    )
+    result.assert_outcomes(passed=3)
+    path = pytester.path / "leaks.json"
     readings = read_test_rss(path)
-    assert set(readings) == {"t::a", "t::b", "t::d", "t::e"}
-    assert readings["t::a"] == TestRss(300, 100)  # reported start: used as is
-    # no start reported: the lightest test of the same worker stands for it
-    assert [readings[n].own for n in ("t::b", "t::d", "t::e")] == [0, 20, 0]
+    assert set(readings) == {
+        "test_rss.py::test_0_first",
+        "test_rss.py::test_1_keeps_40_mib",
+        "test_rss.py::test_2_light_after_it",
+    }
+    keeps = readings["test_rss.py::test_1_keeps_40_mib"]
+    light = readings["test_rss.py::test_2_light_after_it"]
+    assert keeps.own >= 35 * MiB
+    # Measured from its own start (rss_before), the light test needed next to nothing,
+    assert light.own < 20 * MiB
+    # where an estimate from the lightest test of the process would charge it the 40 MiB
+    # the previous test kept (what a file without rss_before, from an older plugin, gives).
+    doc = json.loads(path.read_text())
+    for record in doc["tests"].values():
+        del record["rss_before"]
+    path.write_text(json.dumps(doc))
+    assert read_test_rss(path)["test_rss.py::test_2_light_after_it"].own >= 35 * MiB
     path.write_text("not json")
     assert read_test_rss(path) == {}
-    assert read_test_rss(tmp_path / "missing.json") == {}
+    assert read_test_rss(pytester.path / "missing.json") == {}
 
 
 def costs() -> dict[str, TestCost]:

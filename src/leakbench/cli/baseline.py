@@ -1,8 +1,8 @@
 """``leakbench baseline save|show``: store and list per-environment baselines.
 
 A baseline is a results file copied to ``baselines/<environment key>.json`` and
-committed. Saving goes through ``store.save_baseline`` (temp file, fsync,
-``os.replace``), so a Ctrl-C or kill mid-save leaves the previous baseline whole.
+committed. Saving goes through ``leakbench.gate.store.FileStore.save_baseline`` (temp file,
+fsync, ``os.replace``), so a Ctrl-C or kill mid-save leaves the previous baseline whole.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from leakbench.cli.errors import BadInputError, load_head
-from leakbench.gate import store
 from leakbench.gate.environment import environment_key
+from leakbench.gate.store import BASELINES_DIR, FileStore
 from leakbench.reports import terminal
 from leakbench.reports.cells import relative
 
@@ -31,7 +31,7 @@ def save(results: Path | None) -> None:
     """Store RESULTS (default: the latest run) as the baseline for its environment key."""
     loaded, source = load_head(results)
     try:
-        target = store.save_baseline(loaded)
+        target = FileStore(Path.cwd()).save_baseline(loaded)
     except (OSError, ValueError) as exc:
         raise BadInputError(f"{source}: cannot save the baseline ({exc})") from exc
     env = loaded.environment
@@ -47,10 +47,10 @@ def save(results: Path | None) -> None:
 @command.command(name="show")
 def show() -> None:
     """List stored baselines: environment key, commit, date and scenario count."""
-    infos = store.list_baselines()
+    infos = FileStore(Path.cwd()).list_baselines()
     if not infos:
         click.echo(
-            f"no baselines in {store.BASELINES_DIR}/; run `leakbench bench` then "
+            f"no baselines in {BASELINES_DIR}/; run `leakbench bench` then "
             "`leakbench baseline save`"
         )
         return

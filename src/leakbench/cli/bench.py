@@ -1,12 +1,12 @@
 """``leakbench bench``: measure scenarios (memray + pytest-benchmark), write results, compare.
 
-Each scenario gets a memory pass and a time pass, each in a fresh process
-(``leakbench.gate.measure``). The results document is written atomically under
-``.leakbench/results/`` (and ``--out`` if given) only once every scenario was measured, so an
-interrupted run leaves no partial file (and never touches ``baselines/``). The run then ends
-with ``leakbench compare`` against ``baselines/<environment key>.json`` and exits like it (0
-ok, 1 regression, 2 bad input); with no baseline it says so, with the hint to run ``leakbench
-baseline save``, and exits 2 (``--no-compare`` to only measure).
+Each scenario gets a memory pass and a time pass (``leakbench.gate.measure.runner``), each
+in a fresh process (``leakbench.gate.measure.child``). The results document is written
+atomically under ``.leakbench/results/`` (and ``--out`` if given) only once every scenario was
+measured, so an interrupted run leaves no partial file (and never touches ``baselines/``).
+The run then ends with ``leakbench compare`` against ``baselines/<environment key>.json`` and
+exits like it (0 ok, 1 regression, 2 bad input); with no baseline it says so, with the hint to
+run ``leakbench baseline save``, and exits 2 (``--no-compare`` to only measure).
 """
 
 from __future__ import annotations
@@ -16,18 +16,17 @@ import shlex
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leakbench._util.signals import sigterm_as_interrupt
 from leakbench.cli.compare import command as compare_command
 from leakbench.cli.errors import BadInputError
-from leakbench.gate import store
-from leakbench.gate.measure.child import MeasurementError, default_cpu
+from leakbench.cli.progress import Steps
+from leakbench.gate.measure.plan import DEFAULT_BUDGET
 from leakbench.gate.measure.runner import DEFAULT_TIME_PROCESSES, BenchOptions, run, steps
-from leakbench.gate.measure.timing import DEFAULT_BUDGET
+from leakbench.gate.measure.spawn import MeasurementError, default_cpu
 from leakbench.gate.results import Results, write_results
 from leakbench.gate.scenarios import Scenario, UnknownScenarioError, discover, select
+from leakbench.gate.store import FileStore, Store
 from leakbench.reports.cells import relative
 
 XDIST_NOTE = (
@@ -125,16 +124,17 @@ def command(
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: exit 130, never 1 ("regression") to CI
             click.echo("leakbench: interrupted; nothing was written", err=True)
             raise SystemExit(130) from None
-        path = store.save_results(results, root=root)
+        store = FileStore(root)
+        path = store.save_results(results)
         if out is not None:
             path = write_results(results, out)
-        latest = store.latest_results_path(root)
+        latest = store.latest_results_path()
         click.echo(
             f"results written to {relative(path)} ({len(results.scenarios)} scenarios; "
             f"copy: {relative(latest)})"
         )
         if compare:
-            _compare(path, results.environment.key, root)
+            _compare(path, results.environment.key, store)
 
 
 def _choose(suites: str, root: Path, names: list[str]) -> list[Scenario]:
@@ -158,41 +158,20 @@ def _addopts_has_xdist() -> bool:
 
 def _measure(scenarios: list[Scenario], options: BenchOptions) -> Results:
     """Run the passes with a progress bar (plain lines when stderr is not a terminal)."""
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("[bold]bench"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-    )
-    total = steps(scenarios, options)
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("", total=total)
-        started = 0
-
-        def progress(line: str) -> None:
-            nonlocal started
-            if started:
-                bar.advance(task)
-            started += 1
-            bar.update(task, description=line)
-            if not console.is_terminal:  # CI logs: one plain line per step instead of a bar
-                console.print(f"[{started}/{total}] {line}", markup=False)
-
+    with Steps("bench", steps(scenarios, options)) as bar:
         try:
-            results = run(scenarios, options, progress)
+            results = run(scenarios, options, bar.next)
         except MeasurementError as exc:
             raise BadInputError(f"{exc}; nothing was written") from exc
-        bar.update(task, completed=total, description="done")
+        bar.finish()
     return results
 
 
-def _compare(results_path: Path, key: str, root: Path) -> None:
+def _compare(results_path: Path, key: str, store: Store) -> None:
     """Run ``leakbench compare`` on the new results against this environment's baseline and
     exit like it (0 ok, 1 regression, 2 bad input). No baseline is bad input (exit 2): a gate
     that silently passes because nothing was compared would hide every regression."""
-    baseline = store.baseline_path(key, root)
+    baseline = store.baseline_path(key)
     if not baseline.exists():
         raise BadInputError(
             f"{relative(baseline)}: no baseline for environment {key}, nothing compared; run "

@@ -13,10 +13,16 @@ from pathlib import Path
 import click
 
 from leakbench.cli.errors import BadInputError, load_base, load_budgets, load_head
-from leakbench.cli.options import format_option, scenario_option
+from leakbench.cli.options import (
+    config_option,
+    format_option,
+    render,
+    scenario_option,
+    verbose_option,
+)
+from leakbench.gate.scenarios import UnknownScenarioError
 from leakbench.gate.verdicts import budgets
-from leakbench.gate.verdicts.rules import EnvironmentKeyError, UnknownScenarioError, compare
-from leakbench.reports import json_report, markdown, terminal
+from leakbench.gate.verdicts.rules import EnvironmentKeyError, compare
 
 
 @click.command(name="compare")
@@ -24,17 +30,13 @@ from leakbench.reports import json_report, markdown, terminal
 @click.argument("results", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @format_option
 @scenario_option
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="pyproject.toml holding [tool.leakbench] budgets (default: the nearest one).",
-)
+@config_option
 @click.option(
     "--allow-other-environment",
     is_flag=True,
     help="Compare with a baseline of another environment key (time is then not comparable).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Also show informational metrics.")
+@verbose_option
 def command(
     baseline: Path | None,
     results: Path | None,
@@ -73,10 +75,5 @@ def command(
         raise BadInputError(
             f"{head_path}: {exc.args[0]}; pick a name from the list or drop --scenario"
         ) from exc
-    if fmt == "json":
-        click.echo(json_report.render(comparison), nl=False)
-    elif fmt == "markdown":
-        click.echo(markdown.render(comparison, verbose), nl=False)
-    else:
-        terminal.render(comparison, terminal.console(), verbose)
+    render(comparison, fmt, verbose)
     raise SystemExit(comparison.exit_code)

@@ -4,34 +4,48 @@ Memory is deterministic under memray, so each side gets the ordinary memory pass
 reuses a stored result of the same commit and environment) and ``leakbench.gate.verdicts.rules``
 judges it with the usual budget and floor. Time is not: it is measured side by side in
 interleaved ABBA process pairs (``leakbench.gate.verdicts.abba``) and judged on a bootstrap
-interval. The result is an ordinary :class:`~leakbench.gate.verdicts.records.Comparison`, so
-the reports and exit codes are those of
-``leakbench compare``: 0 within budget (inconclusive only warns), 1 on a regression, 2 on bad
-input or a scenario that failed to run. Progress goes to stderr so that ``--format markdown
->> $GITHUB_STEP_SUMMARY`` captures the report only. Worktree handling: ``leakbench.gate.git``.
+interval. Every process (listing a side's scenarios, a memory pass, one half of a pair) is
+the one measurement child, ``leakbench.gate.measure.child``, started with that side's code
+first on the path (``leakbench.gate.git.side_environment``). The result is an ordinary
+:class:`~leakbench.gate.verdicts.records.Comparison`, so the reports and exit codes are those
+of ``leakbench compare``: 0 within budget (inconclusive only warns), 1 on a regression, 2 on
+bad input or a scenario that failed to run. Progress goes to stderr so that ``--format
+markdown >> $GITHUB_STEP_SUMMARY`` captures the report only.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
 from leakbench.cli.errors import BadInputError, load_budgets
-from leakbench.cli.options import format_option, scenario_option
+from leakbench.cli.options import (
+    config_option,
+    format_option,
+    render,
+    scenario_option,
+    verbose_option,
+)
 from leakbench.gate import git
 from leakbench.gate.environment import fingerprint
 from leakbench.gate.git import GitError, Side
-from leakbench.gate.measure.child import MeasurementError, default_cpu, run_child
-from leakbench.gate.measure.worker import run_memory_pass
+from leakbench.gate.measure.child import (
+    DEFAULT_TIMEOUT,
+    ScenarioInfo,
+    list_scenarios,
+    run_memory_pass,
+    run_pair_process,
+)
+from leakbench.gate.measure.plan import Plan
+from leakbench.gate.measure.spawn import MeasurementError, default_cpu
 from leakbench.gate.results import MemoryResult, Results, ResultsError, ScenarioResult, load_results
-from leakbench.gate.store import RESULTS_DIR
+from leakbench.gate.scenarios import UnknownScenarioError, matching
+from leakbench.gate.store import FileStore
 from leakbench.gate.verdicts import budgets
 from leakbench.gate.verdicts.abba import (
     DEFAULT_MAX_PAIRS,
@@ -39,7 +53,6 @@ from leakbench.gate.verdicts.abba import (
     DEFAULT_PAIRS,
     STATISTICS,
     PairRun,
-    Plan,
     run_pairs,
     time_metric,
     with_time,
@@ -47,40 +60,20 @@ from leakbench.gate.verdicts.abba import (
 from leakbench.gate.verdicts.bootstrap import SEED
 from leakbench.gate.verdicts.records import Comparison, ScenarioComparison
 from leakbench.gate.verdicts.rules import compare
-from leakbench.reports import json_report, markdown, terminal
-
-MARK = "LEAKBENCH-RESULT "
 
 
 def _say(text: str) -> None:
     click.echo(f"leakbench: {text}", err=True)
 
 
-def _child(side: Side, config: dict[str, Any], what: str, cpu: int | None, timeout: float) -> Any:
-    """Run ``python -m leakbench.gate.verdicts.abba`` for ``side`` and return its JSON answer."""
-    with git.side_environment(side.root):
-        done = run_child(
-            ["-m", "leakbench.gate.verdicts.abba", json.dumps(config)],
-            cwd=side.root,
-            timeout=timeout,
-            what=what,
-            cpu=cpu,
-        )
-    for line in done.stdout.splitlines():
-        if line.startswith(MARK):
-            return json.loads(line[len(MARK) :])
-    raise MeasurementError(f"{what}: no result printed")
-
-
 def _stored_memory(base: Side, head_root: Path, key: str) -> tuple[dict[str, MemoryResult], str]:
     """Memory results of BASE's exact commit and environment, if any were kept, and where.
 
-    Looks at BASE's committed baseline and at HEAD's ``.leakbench/results``; memory repeats
-    within ~2% for the same code, Python and lock, so re-measuring it would only cost time.
+    Looks at BASE's committed baseline and at HEAD's kept runs; memory repeats within ~2%
+    for the same code, Python and lock, so re-measuring it would only cost time.
     """
-    lock = git.lock_hash(base.root)[:16]
-    candidates = [base.root / "baselines" / f"{key}.json"]
-    candidates += sorted((head_root / RESULTS_DIR).glob("*.json"), reverse=True)
+    lock = git.lock_hash(base.root)
+    candidates = [FileStore(base.root).baseline_path(key), *FileStore(head_root).run_paths()]
     for path in candidates:
         try:
             doc = load_results(path)
@@ -94,19 +87,11 @@ def _stored_memory(base: Side, head_root: Path, key: str) -> tuple[dict[str, Mem
     return {}, ""
 
 
-def _pick(names: Sequence[str], infos: dict[str, dict[str, Any]]) -> set[str]:
-    chosen: set[str] = set()
-    for wanted in names:
-        hits = {n for n, i in infos.items() if wanted in (n, i["leak_class"])}
-        if not hits:
-            raise BadInputError(f"unknown scenario {wanted!r} (known: {', '.join(sorted(infos))})")
-        chosen |= hits
-    return chosen
-
-
-def _results(side: Side, infos: dict[str, Any], memory: dict[str, MemoryResult]) -> Results:
+def _results(
+    side: Side, infos: dict[str, ScenarioInfo], memory: dict[str, MemoryResult]
+) -> Results:
     scenarios = {
-        n: ScenarioResult(i["leak_class"], i["variant"], i["leaks_memory"], memory.get(n))
+        n: ScenarioResult(i.leak_class, i.variant, i.leaks_memory, memory.get(n))
         for n, i in infos.items()
     }
     env = replace(fingerprint(side.root), git_commit=side.sha, git_dirty=side.dirty)
@@ -154,16 +139,12 @@ def _results(side: Side, infos: dict[str, Any], memory: dict[str, MemoryResult])
 @click.option("--memory-only", is_flag=True, help="Skip the time pairs.")
 @click.option("--time-only", is_flag=True, help="Skip the memory passes.")
 @click.option("--suites", default="suites", show_default=True, help="Scenario package.")
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="pyproject.toml with [tool.leakbench] budgets (default: the nearest one).",
-)
+@config_option
 @click.option("--pin/--no-pin", default=True, help="Pin measurements to one CPU.")
 @click.option(
     "--timeout",
     type=float,
-    default=300.0,
+    default=DEFAULT_TIMEOUT,
     show_default=True,
     help="Seconds before a measurement process is killed.",
 )
@@ -175,7 +156,7 @@ def _results(side: Side, infos: dict[str, Any], memory: dict[str, MemoryResult])
     show_default=True,
     help="Per-process statistic of the round times (p10 resists a busy machine).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Also show informational metrics.")
+@verbose_option
 def command(
     base: str,
     head: str | None,
@@ -236,12 +217,7 @@ def command(
     except KeyboardInterrupt:
         _say("interrupted; the temporary worktree was removed")
         raise SystemExit(130) from None
-    if fmt == "json":
-        click.echo(json_report.render(comparison), nl=False)
-    elif fmt == "markdown":
-        click.echo(markdown.render(comparison, verbose), nl=False)
-    else:
-        terminal.render(comparison, terminal.console(), verbose)
+    render(comparison, fmt, verbose)
     if failed:
         click.echo(f"leakbench: error: failed to run: {'; '.join(failed)}", err=True)
         raise SystemExit(2)
@@ -266,95 +242,127 @@ class Options:
     statistic: str = "p10"
 
 
+def _list(side: Side, tag: str, o: Options) -> dict[str, ScenarioInfo]:
+    """The side's scenarios, imported in a child that sees only that side's code."""
+    try:
+        with git.side_environment(side.root):
+            return list_scenarios(
+                suites=o.suites,
+                root=side.root,
+                what=f"{tag} {side.name}: importing {o.suites}",
+                timeout=o.timeout,
+            )
+    except MeasurementError as exc:
+        raise BadInputError(f"{exc}; its scenarios cannot be compared") from exc
+
+
+def _memory_passes(
+    sides: dict[str, Side],
+    common: list[str],
+    infos: dict[str, dict[str, ScenarioInfo]],
+    o: Options,
+    failed: dict[str, str],
+    notes: list[str],
+) -> dict[str, dict[str, MemoryResult]]:
+    """Each side's memory pass of every common scenario, BASE's reused when it was kept."""
+    memory: dict[str, dict[str, MemoryResult]] = {tag: {} for tag in sides}
+    key = fingerprint(sides["HEAD"].root).key
+    stored, where = _stored_memory(sides["BASE"], sides["HEAD"].root, key)
+    for name in common:
+        n = o.iterations or infos["HEAD"][name].bench_iterations
+        for tag, side in sides.items():
+            if tag == "BASE" and name in stored and stored[name].iterations == n:
+                memory[tag][name] = stored[name]
+                continue
+            _say(f"memory pass ({tag}): {name} ({n} iterations)")
+            try:
+                with git.side_environment(side.root):
+                    memory[tag][name] = run_memory_pass(
+                        name,
+                        suites=o.suites,
+                        root=side.root,
+                        iterations=n,
+                        capture=None,
+                        timeout=o.timeout,
+                        cpu=o.cpu,
+                    )
+            except MeasurementError as exc:
+                failed[name] = f"{name} ({tag}: {exc})"
+                break
+    if stored and any(memory["BASE"].get(n) is stored.get(n) for n in common):
+        notes.append(f"BASE memory reused from {where} (same commit and environment)")
+    return memory
+
+
+def _time_pairs(
+    sides: dict[str, Side],
+    names: list[str],
+    config: budgets.BudgetConfig,
+    o: Options,
+    failed: dict[str, str],
+) -> dict[str, PairRun]:
+    """The ABBA pairs of every scenario in ``names``."""
+    by_side = {"base": sides["BASE"], "head": sides["HEAD"]}
+
+    def measure(side: str, scenario: str, plan: Plan | None) -> tuple[float, Plan]:
+        where = by_side[side]
+        with git.side_environment(where.root):
+            rounds, used = run_pair_process(
+                scenario,
+                suites=o.suites,
+                root=where.root,
+                plan=plan,
+                what=f"time pair of {scenario} ({side})",
+                timeout=o.timeout,
+                cpu=o.cpu,
+            )
+        return float(STATISTICS[o.statistic](rounds)), used
+
+    runs: dict[str, PairRun] = {}
+    for name in names:
+        _say(f"time pairs (ABBA): {name}")
+        try:
+            runs[name] = run_pairs(
+                name,
+                measure,
+                config.for_scenario(name).time,
+                pairs=o.pairs,
+                max_pairs=o.max_pairs,
+                max_time=o.max_time,
+                seed=o.seed,
+            )
+        except MeasurementError as exc:
+            failed[name] = f"{name} (time: {exc})"
+    return runs
+
+
 def _run(
     base: Side, head: Side, config: budgets.BudgetConfig, o: Options
 ) -> tuple[Comparison, list[str]]:
     """Measure both sides and build the comparison; failures become notes, not crashes."""
-    wanted, suites, iterations, cpu, timeout = o.wanted, o.suites, o.iterations, o.cpu, o.timeout
-    infos: dict[str, dict[str, Any]] = {}
-    for side, tag in ((base, "BASE"), (head, "HEAD")):
-        try:
-            got = _child(
-                side,
-                {"mode": "list", "suites": suites, "root": str(side.root)},
-                f"{tag} {side.name}: importing {suites}",
-                None,
-                timeout,
-            )
-        except MeasurementError as exc:
-            raise BadInputError(f"{exc}; its scenarios cannot be compared") from exc
-        infos[tag] = got["scenarios"]
-    every = {**infos["BASE"], **infos["HEAD"]}
-    chosen = _pick(wanted, every) if wanted else set(every)
+    sides = {"BASE": base, "HEAD": head}
+    infos = {tag: _list(side, tag, o) for tag, side in sides.items()}
+    every = {n: i.leak_class for tag in sides for n, i in infos[tag].items()}
+    try:
+        chosen = matching(o.wanted, every)
+    except UnknownScenarioError as exc:
+        raise BadInputError(f"{exc}; pick a name from the list or drop --scenario") from exc
     common = sorted(n for n in chosen if n in infos["BASE"] and n in infos["HEAD"])
     notes: list[str] = []
     if lock := git.lock_note(base.root, head.root):
         notes.append(lock)
-    failed: list[str] = []
-    bad: set[str] = set()
-    """Scenarios that failed to run on either side: left out of the comparison."""
-    memory: dict[str, dict[str, MemoryResult]] = {"BASE": {}, "HEAD": {}}
+    failed: dict[str, str] = {}
+    """Why each scenario that failed to run on either side did: left out of the comparison."""
+    memory: dict[str, dict[str, MemoryResult]] = {tag: {} for tag in sides}
     if not o.time_only:
-        key = fingerprint(head.root).key
-        stored, where = _stored_memory(base, head.root, key)
-        for name in common:
-            n = iterations or int(infos["HEAD"][name]["bench_iterations"])
-            for side, tag in ((base, "BASE"), (head, "HEAD")):
-                if tag == "BASE" and name in stored and stored[name].iterations == n:
-                    memory[tag][name] = stored[name]
-                    continue
-                _say(f"memory pass ({tag}): {name} ({n} iterations)")
-                try:
-                    with git.side_environment(side.root):
-                        memory[tag][name] = run_memory_pass(
-                            name,
-                            suites=suites,
-                            root=side.root,
-                            iterations=n,
-                            capture=None,
-                            timeout=timeout,
-                            cpu=cpu,
-                        )
-                except MeasurementError as exc:
-                    failed.append(f"{name} ({tag}: {exc})")
-                    bad.add(name)
-                    break
-        if stored and any(memory["BASE"].get(n) is stored.get(n) for n in common):
-            notes.append(f"BASE memory reused from {where} (same commit and environment)")
+        memory = _memory_passes(sides, common, infos, o, failed, notes)
     runs: dict[str, PairRun] = {}
     if not o.memory_only:
-        sides = {"base": base, "head": head}
-
-        def measure(side: str, scenario: str, plan: Plan | None) -> tuple[float, Plan]:
-            config_ = {
-                "mode": "time",
-                "suites": suites,
-                "root": str(sides[side].root),
-                "scenario": scenario,
-                "plan": asdict(plan) if plan else None,
-            }
-            got = _child(sides[side], config_, f"time pair of {scenario} ({side})", cpu, timeout)
-            return float(STATISTICS[o.statistic](got["rounds"])), Plan(**got["plan"])
-
-        for name in (n for n in common if n not in bad):
-            _say(f"time pairs (ABBA): {name}")
-            try:
-                runs[name] = run_pairs(
-                    name,
-                    measure,
-                    config.for_scenario(name).time,
-                    pairs=o.pairs,
-                    max_pairs=o.max_pairs,
-                    max_time=o.max_time,
-                    seed=o.seed,
-                )
-            except MeasurementError as exc:
-                failed.append(f"{name} (time: {exc})")
-                bad.add(name)
-    keep = [n for n in common if n not in bad]
+        runs = _time_pairs(sides, [n for n in common if n not in failed], config, o, failed)
+    keep = [n for n in common if n not in failed]
     sides_results = {
-        tag: _results(side, {n: infos[tag][n] for n in keep if n in infos[tag]}, memory[tag])
-        for side, tag in ((base, "BASE"), (head, "HEAD"))
+        tag: _results(side, {n: infos[tag][n] for n in keep}, memory[tag])
+        for tag, side in sides.items()
     }
     comparison = compare(
         sides_results["BASE"],
@@ -372,7 +380,7 @@ def _run(
         if budget.reason:
             notes.append(f"acknowledged budget for {s.name!r}: {budget.reason}")
     rows.sort(key=ScenarioComparison.sort_key)
-    notes += [f"failed to run: {f}" for f in failed]
+    notes += [f"failed to run: {f}" for f in failed.values()]
     if runs:
         notes.append(
             f"time: HEAD/BASE {o.statistic} round time in interleaved ABBA process pairs, same "
@@ -385,4 +393,4 @@ def _run(
         removed=tuple(sorted(n for n in chosen if n not in infos["HEAD"])),
         notes=(*comparison.notes, *notes),
         time_comparable=not o.memory_only,
-    ), failed
+    ), list(failed.values())

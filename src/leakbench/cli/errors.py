@@ -14,7 +14,6 @@ from typing import IO, Any
 
 import click
 
-from leakbench.gate import store
 from leakbench.gate.results import (
     Results,
     ResultsError,
@@ -23,6 +22,7 @@ from leakbench.gate.results import (
     load_results,
     parse_results,
 )
+from leakbench.gate.store import FileStore
 from leakbench.gate.verdicts import budgets
 
 
@@ -40,9 +40,11 @@ class BadInputError(click.ClickException):
 
 
 def load_head(path: Path | None) -> tuple[Results, Path]:
-    """RESULTS, or the latest results; bad files become :class:`BadInputError`."""
+    """RESULTS, or the latest results of the project in the current directory; bad files
+    become :class:`BadInputError`."""
     try:
         if path is None:
+            store = FileStore(Path.cwd())
             return store.load_latest(), store.latest_results_path()
         return load_results(path), path
     except ResultsError as exc:
@@ -50,9 +52,11 @@ def load_head(path: Path | None) -> tuple[Results, Path]:
 
 
 def load_base(path: Path | None, key: str) -> tuple[Results, Path]:
-    """BASELINE, or the stored baseline for ``key``; bad files become :class:`BadInputError`."""
+    """BASELINE, or the project's stored baseline for ``key``; bad files become
+    :class:`BadInputError`."""
     try:
         if path is None:
+            store = FileStore(Path.cwd())
             return store.load_baseline(key), store.baseline_path(key)
         return load_results(path), path
     except ResultsMissingError as exc:

@@ -1,4 +1,6 @@
-"""The ``leakbench`` command line. Each subcommand lives in ``leakbench.cli``."""
+"""The ``leakbench`` command line: one group, one module per subcommand in ``leakbench.cli``
+(``bench``, ``compare``, ``baseline``, ``workers``, ``report``, ``compare_branches``), so a new
+subcommand is a new module plus one ``add_command`` line here."""
 
 from __future__ import annotations
 

@@ -1,8 +1,14 @@
 """``leakbench report [RESULTS] [--baseline B] --html OUT``: the HTML report.
 
 Writes one self-contained HTML file (``leakbench.reports.html.page``), runs ``memray flamegraph
---leaks`` for the leaking or regressed scenarios into ``<OUT dir>/flamegraphs/``, and
-prints the report's path, so ``make bench`` can point the reader at it.
+--leaks`` for the leaking or regressed scenarios into ``<OUT dir>/flamegraphs/``
+(``leakbench.reports.html.flamegraphs``), and prints the report's path, so ``make bench`` can
+point the reader at it.
+
+Measure, then render: this module computes everything the page shows that is a verdict or
+a statistic (the comparison, each scenario's leak judgement from
+``leakbench.gate.verdicts.leaks``, HEAD's median time and its bootstrap interval) into a
+:class:`~leakbench.reports.html.page.ReportInput` (:func:`page_input`); the page only formats it.
 
 Exit codes: 0 when the report was written (it reports regressions, it does not gate on
 them: that is ``leakbench compare``'s job), 2 on bad input (missing or corrupt results,
@@ -13,26 +19,75 @@ notes in the page instead.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from leakbench._util.atomic import write_text_atomic
 from leakbench.cli.errors import BadInputError, load_budgets, load_lenient
-from leakbench.gate import store
-from leakbench.gate.results import (
-    Results,
-)
+from leakbench.gate.results import Results
+from leakbench.gate.store import FileStore
+from leakbench.gate.verdicts.bootstrap import CONFIDENCE, SEED, median_interval
+from leakbench.gate.verdicts.budgets import BudgetConfig
+from leakbench.gate.verdicts.leaks import judge_all
 from leakbench.gate.verdicts.records import Comparison
-from leakbench.gate.verdicts.rules import UnknownScenarioError, compare
+from leakbench.gate.verdicts.rules import compare
 from leakbench.reports.html import flamegraphs
 from leakbench.reports.html import page as html_page
+from leakbench.reports.html.parts import MedianInterval
 from leakbench.reports.html.workers import WorkersError, WorkersTable, load_workers
+
+TIME_RESAMPLES = 400
+"""Bootstrap resamples for HEAD's time interval on a card. The interval only orients the
+reader (no verdict rests on it), and 400 is what the report has always drawn, so the
+numbers on the page stay those of earlier reports."""
+
+
+def head_times(head: Results) -> dict[str, MedianInterval]:
+    """``scenario -> (median, low, high)`` seconds per iteration over HEAD's time rounds:
+    the card's time when there is no comparison to show the change's interval instead."""
+    return {
+        name: median_interval(
+            s.time.rounds, resamples=TIME_RESAMPLES, confidence=CONFIDENCE, seed=SEED
+        )
+        for name, s in head.scenarios.items()
+        if s.time is not None and s.time.rounds
+    }
+
+
+def page_input(
+    head: Results,
+    head_label: str,
+    config: BudgetConfig,
+    *,
+    base: Results | None = None,
+    base_label: str = "",
+    comparison: Comparison | None = None,
+    workers: WorkersTable | None = None,
+    workers_label: str = "",
+    notes: tuple[str, ...] = (),
+) -> html_page.ReportInput:
+    """The page's input with its verdicts and statistics computed (flame graphs come after:
+    which scenarios get one depends on these verdicts, see ``page.flame_targets``)."""
+    return html_page.ReportInput(
+        head=head,
+        head_label=head_label,
+        leaks=judge_all(head, config),
+        times=head_times(head),
+        base=base,
+        base_label=base_label,
+        base_leaks=judge_all(base, config) if base is not None else {},
+        comparison=comparison,
+        workers=workers,
+        workers_label=workers_label,
+        notes=notes,
+    )
 
 
 def _baseline(path: Path | None, head: Results) -> tuple[Results | None, Path | None, list[str]]:
     """The explicit ``--baseline``, else the stored one for HEAD's environment if any."""
-    if path is None and not store.baseline_path(head.environment.key).is_file():
+    if path is None and not FileStore(Path.cwd()).baseline_path(head.environment.key).is_file():
         return (
             None,
             None,
@@ -99,19 +154,28 @@ def command(
                 f"baseline measured in {base.environment.key}, results in "
                 f"{head.environment.key}: memory differences may come from the environment"
             )
-        try:
-            comparison = compare(
-                base,
-                head,
-                budget_config,
-                base_label=str(base_path),
-                head_label=str(head_path),
-                allow_other_environment=True,
-            )
-        except UnknownScenarioError as exc:  # pragma: no cover - no --scenario here
-            raise BadInputError(str(exc)) from exc
+        # No scenario selection here, so compare cannot raise UnknownScenarioError, and
+        # another environment is a note above, not an error.
+        comparison = compare(
+            base,
+            head,
+            budget_config,
+            base_label=str(base_path),
+            head_label=str(head_path),
+            allow_other_environment=True,
+        )
+    inp = page_input(
+        head,
+        str(head_path),
+        budget_config,
+        base=base,
+        base_label=str(base_path or ""),
+        comparison=comparison,
+        workers=workers,
+        workers_label=str(workers_path or ""),
+    )
     flames: dict[str, flamegraphs.FlameGraph] = {}
-    targets = html_page.flame_targets(head, budget_config, comparison)
+    targets = html_page.flame_targets(inp)
     if targets and not no_flamegraphs:
         out_dir = html_path.parent / "flamegraphs"
         flames = flamegraphs.generate(targets, out_dir, created=head.created)
@@ -121,21 +185,7 @@ def command(
                 f"no flame graph for {len(missing)} scenario(s) ({', '.join(missing)}): "
                 "see the note on each card"
             )
-    page = html_page.render(
-        html_page.ReportInput(
-            head=head,
-            head_label=str(head_path),
-            config=budget_config,
-            base=base,
-            base_label=str(base_path or ""),
-            comparison=comparison,
-            flames=flames,
-            workers=workers,
-            workers_label=str(workers_path or ""),
-            notes=tuple(notes),
-        ),
-        html_path.parent,
-    )
+    page = html_page.render(replace(inp, flames=flames, notes=tuple(notes)), html_path.parent)
     try:
         write_text_atomic(html_path, page)
     except OSError as exc:

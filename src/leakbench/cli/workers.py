@@ -5,9 +5,12 @@ whose workers leak climbs past the machine's RAM at a high ``-n``. This command 
 suite at each worker count ``--repeat`` times, interleaved round by round so that machine
 noise hits every level alike, measures time, peak RSS of the whole process tree, swap and
 the outcome (``leakbench.workers.run``), and recommends the fastest level that passed every run
-within ``--memory-budget`` (``leakbench.workers.choose``). By default a run that exceeds the
-budget is killed at once and higher levels are skipped, so trying the levels is safe on
-the very suites that need it.
+within ``--memory-budget`` (``leakbench.workers.choose``); ``--groups`` adds the heavy / long /
+light split (``leakbench.workers.groups``). By default a run that exceeds the budget is killed
+at once and higher levels are skipped, so trying the levels is safe on the very suites that
+need it. Measure, then render: the machine (RAM, swap, CPUs) is read once here into a
+:class:`~leakbench.workers.run.Machine` and the output (``leakbench.reports.workers_table``)
+is rendered from records only.
 
 Exit codes: 0 with a recommendation, 1 when no level qualified, 2 on bad input (pytest
 usage error or no tests collected, bad sizes, xdist missing), each a one-line error.
@@ -22,31 +25,26 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from leakbench._util.atomic import write_json_atomic
+from leakbench._util.proc import total_ram
 from leakbench._util.signals import sigterm_as_interrupt
 from leakbench._util.sizes import ACCEPTED_FORMS, parse_size
 from leakbench.cli.errors import BadInputError
+from leakbench.cli.progress import Steps
 from leakbench.reports import terminal, workers_table
 from leakbench.workers import groups as grouping
-from leakbench.workers.choose import (
-    cpu_count,
-    default_levels,
-    parse_levels,
-    recommend,
-    summarize,
-)
+from leakbench.workers.choose import default_levels, parse_levels, recommend, summarize
 from leakbench.workers.groups import GroupAdvice, GroupRules, Groups, LevelFacts
 from leakbench.workers.run import (
     DEFAULT_INTERVAL,
     Outcome,
     PytestInputError,
+    PytestRun,
     RunOptions,
-    RunRecord,
     collect,
+    read_machine,
     run_pytest,
 )
 
@@ -63,7 +61,7 @@ class SizeParam(click.ParamType[tuple[int, str]]):
         if isinstance(value, tuple):
             return value
         try:
-            size = parse_size(str(value), total=workers_table.ram())
+            size = parse_size(str(value), total=total_ram())
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
         if size <= 0:
@@ -178,10 +176,11 @@ def command(
     if levels is not None and maximum is not None:
         raise click.UsageError("--levels and --max exclude each other")
     _check_args(pytest_args)
-    cpus = cpu_count()
+    machine = read_machine()
+    cpus = machine.cpus
     chosen = levels if levels is not None else default_levels(maximum or cpus * 2, cpus)
     budget, budget_text = memory_budget
-    budget_label = workers_table.budget_label(budget, budget_text)
+    budget_label = workers_table.budget_label(budget, budget_text, machine)
     options = RunOptions(
         args=pytest_args,
         python=sys.executable,
@@ -193,15 +192,15 @@ def command(
         rules = GroupRules(heavy_rss[0], long_seconds, heavy_rss[1]) if groups else None
         try:
             tests = collect(options)
-            records, skipped, split = _measure(chosen, repeat, options, rules)
+            runs, skipped, split = _measure(chosen, repeat, options, rules)
         except PytestInputError as exc:
             raise BadInputError(str(exc)) from exc
-        summaries = summarize(records, chosen, budget, skipped)
+        summaries = summarize(runs, chosen, budget, skipped)
         recommendation = recommend(summaries, budget_label)
         out = terminal.console()
         out.print(Text(workers_table.command_line(options)), soft_wrap=True)
         out.print(workers_table.table(summaries, recommendation, tests))
-        out.print(Text(f"memory budget: {budget_label}; {workers_table.swap_note()}"))
+        out.print(Text(f"memory budget: {budget_label}; {workers_table.swap_note(machine)}"))
         out.print(Text(workers_table.recommendation_line(recommendation)))
         advice: dict[str, GroupAdvice] = {}
         if split is not None:
@@ -213,7 +212,7 @@ def command(
             workers_table.print_groups(out, split, advice, paths)
         if json_path is not None:
             document = workers_table.document(
-                summaries, recommendation, options, budget, budget_text, tests
+                summaries, recommendation, options, budget, budget_text, tests, machine
             )
             document["groups"] = workers_table.groups_json(split, advice)
             try:
@@ -246,49 +245,33 @@ def _xdist_installed() -> bool:
 
 def _measure(
     levels: Sequence[int], repeat: int, options: RunOptions, rules: GroupRules | None
-) -> tuple[list[RunRecord], dict[int, str], Groups | None]:
-    """Rounds of every level (interleaved), then the groups pass; a progress bar on stderr.
+) -> tuple[list[PytestRun], dict[int, str], Groups | None]:
+    """Rounds of every level (interleaved), then the groups pass; progress on stderr.
 
     When the guard stops a level, that level and every higher one get no further runs.
     :class:`PytestInputError` propagates (the caller turns it into a one-line error).
     """
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("[bold]workers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-    )
-    records: list[RunRecord] = []
+    runs: list[PytestRun] = []
     skipped: dict[int, str] = {}
     split: Groups | None = None
-    total = len(levels) * repeat + (1 if rules else 0)
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("", total=total)
-
-        def step(line: str) -> None:
-            bar.update(task, description=line)
-            if not console.is_terminal:  # CI logs: one plain line per run instead of a bar
-                console.print(f"[{int(bar.tasks[0].completed) + 1}/{total}] {line}", markup=False)
-
+    with Steps("workers", len(levels) * repeat + (1 if rules else 0)) as steps:
         stopped_at: int | None = None
         for round_ in range(1, repeat + 1):
             for level in levels:
                 if stopped_at is not None and level >= stopped_at:
                     if level > stopped_at:
                         skipped.setdefault(level, f"-n {stopped_at} exceeded the memory budget")
-                    bar.advance(task)
+                    steps.advance()
                     continue
-                step(f"-n {level}  run {round_}/{repeat}")
-                record = run_pytest(level, options)
-                records.append(record)
-                if record.outcome is Outcome.OVER_BUDGET:
+                steps.begin(f"-n {level}  run {round_}/{repeat}")
+                run = run_pytest(level, options)
+                runs.append(run)
+                if run.outcome is Outcome.OVER_BUDGET:
                     stopped_at = level
-                bar.advance(task)
+                steps.advance()
         if rules is not None:
-            step("-n 0  measuring each test for --groups")
+            steps.begin("-n 0  measuring each test for --groups")
             split = grouping.measure(options, rules)
-            bar.advance(task)
-        bar.update(task, completed=total, description="done")
-    return records, skipped, split
+            steps.advance()
+        steps.finish()
+    return runs, skipped, split

@@ -1,4 +1,9 @@
-"""The detectors, by name. Each lives in its own module behind ``Detector``."""
+"""The detectors, by name. Each lives in its own module behind ``Detector``.
+
+``REGISTRY`` is the one list of kinds: the default and opt-in lists, the names that
+``--leaks=``, the ``allow_leaks`` marker and ``kind:`` patterns accept, and the help
+texts are all derived from it (and from each detector's class attributes).
+"""
 
 from __future__ import annotations
 
@@ -25,18 +30,16 @@ REGISTRY: dict[str, type[Detector[object]]] = {
         GlobalsDetector,
     )
 }
+"""Every detector by name, in the order reports and help texts list them."""
 
-DEFAULT: tuple[str, ...] = ("threads", "tasks", "processes", "fds", "patches", "warnings")
+DEFAULT: tuple[str, ...] = tuple(name for name, cls in REGISTRY.items() if cls.default_on)
 """Cheap detectors that ``--leaks`` turns on."""
-OPT_IN: tuple[str, ...] = ("objects", "globals")
+OPT_IN: tuple[str, ...] = tuple(name for name, cls in REGISTRY.items() if not cls.default_on)
 """Costlier detectors that must be named explicitly."""
 
-__all__ = ["DEFAULT", "OPT_IN", "REGISTRY", "Detector", "DetectorConfig", "register"]
-
-
-def register(cls: type[Detector[object]]) -> None:
-    REGISTRY[cls.name] = cls
+__all__ = ["DEFAULT", "OPT_IN", "REGISTRY", "Detector", "DetectorConfig", "known"]
 
 
 def known() -> tuple[str, ...]:
-    return tuple(dict.fromkeys((*DEFAULT, *OPT_IN, *REGISTRY)))
+    """Every detector name: the defaults first, then the opt-in ones."""
+    return (*DEFAULT, *OPT_IN)

@@ -2,14 +2,18 @@
 
 The checker (``leakbench.plugin.checker``) drives detectors; a detector never talks to
 pytest. That keeps each detector a small, separately testable module, like the
-scheduler strategies behind a protocol in pytest-xdist.
+scheduler strategies behind a protocol in pytest-xdist. A detector also describes
+itself through class attributes (on by default or opt-in, kept alive by a failed
+test's traceback, fed warnings, ...), so that the checker, the hooks and the help
+texts work from the registry and never name a concrete detector.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -40,13 +44,30 @@ class Detector(ABC, Generic[S]):
     """Finds one kind of leak by comparing a snapshot taken before a test with now."""
 
     name: ClassVar[str]
+    """The kind of leak: the detector's name in ``--leaks=``, markers and patterns."""
     description: ClassVar[str]
+    """What it reports, in a few words: shown in the ``--leaks`` help."""
+    default_on: ClassVar[bool] = True
+    """Part of ``--leaks`` without a list; False for costly detectors one opts into."""
     restores_matter: ClassVar[bool] = False
     """True when undoing something is a change too (a fixture restoring os.environ at
     its teardown), so the checker adopts what wider fixtures' teardowns do."""
+    kept_by_traceback: ClassVar[bool] = False
+    """True when a failed test's traceback can keep what this detector finds alive
+    (frames hold files, sockets, objects): such finds on a failed test are not counted."""
+    receives_warnings: ClassVar[bool] = False
+    """True when the plugin must feed it each test's warnings capture (``attach``) and
+    the unraisable exceptions (``record_unraisable``)."""
+    held_by_fixture_values: ClassVar[bool] = False
+    """True when the values of the test's function-scoped fixtures, which pytest drops
+    only after the teardown report, would be counted as the test's leak: the plugin then
+    drops its references to them before ``find``."""
 
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
+        self.graces_spent = 0
+        """How many times ``find`` waited out the grace period (lets tests tell a wait
+        happened, or did not, without measuring time)."""
 
     @abstractmethod
     def snapshot(self) -> S:
@@ -69,6 +90,38 @@ class Detector(ABC, Generic[S]):
 
     def stop(self) -> None:
         """Called once at session end."""
+
+    def still_open(self, baseline: S) -> bool | None:
+        """Whether something the test opened since ``baseline`` is still open; None when
+        this detector cannot tell.
+
+        The checker runs a garbage collection at teardown (for the warnings that
+        dropped objects emit) only when it can matter; a detector that sees open
+        resources lets it skip the collection when everything new was closed again.
+        """
+        return None
+
+    def attach(self, log: list[warnings.WarningMessage] | None) -> None:
+        """Read the current test's warnings from ``log`` (None: the test is over).
+
+        Called only on detectors with ``receives_warnings``; a no-op otherwise.
+        """
+
+    def record_unraisable(self, summary: str, traceback_lines: list[str]) -> None:
+        """An exception that ``__del__`` or a callback raised and Python ignored.
+
+        Called only on detectors with ``receives_warnings``; a no-op otherwise.
+        """
+
+    def wait_grace(self, done: Callable[[], bool]) -> bool:
+        """Give what is finishing (a thread, a child, an fd being closed) up to
+        ``config.grace`` seconds to go, until ``done()``; True when it did.
+
+        Only for something found and not allowed: a clean test, or an allowed find,
+        never waits. Counted in ``graces_spent``.
+        """
+        self.graces_spent += 1
+        return wait_until(done, self.config.grace)
 
 
 def wait_until(done: Callable[[], bool], timeout: float, step: float = 0.005) -> bool:
@@ -93,7 +146,3 @@ def qualname(obj: Any) -> str:
     if name is None:
         return repr(obj)
     return f"{module}.{name}" if module else str(name)
-
-
-def new_items(baseline: Collection[Any], now: Collection[Any]) -> list[Any]:
-    return [x for x in now if x not in baseline]

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from leakbench.detectors.base import AllowFn, Detector, wait_until
+from leakbench.detectors.base import AllowFn, Detector
 from leakbench.detectors.leak import Leak
 
 FD_DIR = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
@@ -254,9 +254,14 @@ def list_fds() -> frozenset[str]:
 class FdsDetector(Detector[frozenset[str]]):
     name = "fds"
     description = "file descriptors opened by the test and still open after teardown"
+    kept_by_traceback = True
 
     def snapshot(self) -> frozenset[str]:
         return list_fds()
+
+    def still_open(self, baseline: frozenset[str]) -> bool:
+        """An fd the test opened is open now (one listing, as cheap as a snapshot)."""
+        return bool(list_fds() - baseline)
 
     def find(self, baseline: frozenset[str], allowed: AllowFn) -> list[Leak]:
         new = self._new_targets(baseline)
@@ -268,7 +273,7 @@ class FdsDetector(Detector[frozenset[str]]):
             return []
         # A server thread closing its end of a connection the test just closed, a
         # pool shutting down: give what is being closed a moment, then look again.
-        wait_until(lambda: not self._still_open(kept), self.config.grace)
+        self.wait_grace(lambda: not self._still_open(kept))
         now = self._new_targets(baseline)
         survivors = {fd: target for fd, target in kept.items() if now.get(fd) == target}
         return list(self._describe_all(survivors).values())

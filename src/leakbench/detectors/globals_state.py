@@ -241,6 +241,7 @@ def user_watch(dotted: str) -> Watch:
 class GlobalsDetector(Detector[dict[str, Fingerprint]]):
     name = "globals"
     description = "module state (os.environ, sys.path, cwd, logging, singletons) changed by a test"
+    default_on = False
     restores_matter = True
 
     def __init__(self, config: DetectorConfig) -> None:

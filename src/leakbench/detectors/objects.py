@@ -129,6 +129,9 @@ def reachable_new_objects(roots: Iterable[Any], new_ids: set[int]) -> list[Any]:
 class ObjectsDetector(Detector[ObjectsSnapshot]):
     name = "objects"
     description = "objects of one type created by the test that survive garbage collection"
+    default_on = False
+    kept_by_traceback = True
+    held_by_fixture_values = True
 
     def __init__(self, config: DetectorConfig) -> None:
         super().__init__(config)

@@ -2,20 +2,29 @@
 
 An un-waited ``Popen`` leaks twice: while it runs it holds its pipes and whatever
 it works on, and once it exits it stays a zombie in the process table until
-someone calls ``wait()``. Listing children costs ~50 us per scan of
-``/proc/self/task/*/children`` and ~1 ms through psutil where that file does not
-exist (kernels without ``CONFIG_PROC_CHILDREN``), too much for every test. A test
-can only create a child by spawning one, which the audit hook in
-``leakbench.detectors.activity`` counts, so the list is rescanned only when that count moved
-since the last scan; otherwise the cached list is the answer. Children spawned
+someone calls ``wait()``. Listing children (``leakbench._util.process_tree.children``)
+costs ~50 us per scan of ``/proc/self/task/*/children`` and ~1 ms through psutil where
+that file does not exist (kernels without ``CONFIG_PROC_CHILDREN``), too much for every
+test. A test can only create a child by spawning one, which the audit hook in
+``leakbench.detectors.activity`` counts, so the list is rescanned only when that count
+moved since the last scan; otherwise the cached list is the answer. Children spawned
 behind Python's back (a C library calling ``fork()`` itself) are therefore only
 seen at the next scan that something else triggers.
+
+A new child is read (``/proc/<pid>/stat`` and ``cmdline``) before the allow-list is
+consulted. ``Popen`` returns while the kernel is still finishing the child's exec, and
+for that moment its command line reads empty and its name is the parent's: such a child
+is read again once its exec is done, so that a pattern like ``processes:sleep *``
+matches it. The grace period is spent only on children that are neither allowed nor
+exited.
 """
 
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
+from leakbench._util.process_tree import children as proc_children
 from leakbench.detectors import activity, origins
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig, wait_until
 from leakbench.detectors.leak import Leak
@@ -72,42 +81,37 @@ def read_cmdline(pid: int) -> str:
     return " ".join(arg.decode(errors="replace") for arg in raw.split(b"\0") if arg)
 
 
-def _children_from_proc(tids: list[str]) -> set[int] | None:
-    """Direct children listed by every thread; None when the kernel lacks the file."""
-    pids: set[int] = set()
-    for tid in tids:
-        try:
-            fd = os.open(f"/proc/self/task/{tid}/children", os.O_RDONLY)
-        except FileNotFoundError:
-            if os.path.isdir(f"/proc/self/task/{tid}"):
-                return None  # the thread exists, the file does not
-            continue  # the thread ended between listdir and open
-        except OSError:
-            continue
-        try:
-            chunks = []
-            while chunk := os.read(fd, 65536):
-                chunks.append(chunk)
-        finally:
-            os.close(fd)
-        pids.update(int(pid) for pid in b"".join(chunks).split())
-    return pids
-
-
 def list_children(use_proc: bool = True) -> tuple[set[int], bool]:
     """Direct children of this process, and whether ``/proc`` could list them."""
     if use_proc:
-        try:
-            tids = os.listdir("/proc/self/task")
-        except OSError:
-            tids = []
-        if tids:
-            pids = _children_from_proc(tids)
-            if pids is not None:
-                return pids, True
+        pids = proc_children()
+        if pids is not None:
+            return set(pids), True
     import psutil
 
     return {child.pid for child in psutil.Process().children()}, False
+
+
+class Reading(NamedTuple):
+    """What ``/proc`` says about one child: its name, its state, its command line."""
+
+    comm: str
+    state: str
+    cmdline: str
+    """'' for a zombie (the kernel drops it) and while an exec is in flight."""
+
+    @property
+    def execing(self) -> bool:
+        """Running with no command line: between the kernel closing the exec'ing child's
+        close-on-exec fds (which is when ``Popen`` returns) and setting up its new
+        arguments, the command line reads empty and the name is still the parent's."""
+        return not self.cmdline and self.state not in _EXITED
+
+
+def read_child(pid: int) -> Reading:
+    """One child's name, state and (unless it exited) command line."""
+    comm, state = read_stat(pid)
+    return Reading(comm, state, "" if state in _EXITED else read_cmdline(pid))
 
 
 class ProcessesDetector(Detector[frozenset[int]]):
@@ -142,20 +146,27 @@ class ProcessesDetector(Detector[frozenset[int]]):
         new = [pid for pid in self.current() if pid not in baseline]
         if not new:
             return []
-        states = {pid: read_stat(pid) for pid in new}
+        readings = {pid: read_child(pid) for pid in new}
+        execing = [pid for pid, reading in readings.items() if reading.execing]
+        if execing:
+            # A child caught mid-exec shows neither its command line nor its name yet, so
+            # the allow-list could not match it: read it again once the exec is done (a
+            # moment; bounded by the grace period).
+            wait_until(
+                lambda: not any(read_child(pid).execing for pid in execing), self.config.grace
+            )
+            readings.update((pid, read_child(pid)) for pid in execing)
         found = [
             pid
-            for pid, (comm, state) in states.items()
-            if state != GONE and not allowed(self._describe(pid, comm, state, with_stack=False))
+            for pid, reading in readings.items()
+            if reading.state != GONE and not allowed(self._describe(pid, reading, with_stack=False))
         ]
         if not found:
             return []
-        running = [pid for pid in found if states[pid][1] not in _EXITED]
+        running = [pid for pid in found if readings[pid].state not in _EXITED]
         if running:
             # A child that is finishing is not a leak once its owner reaps it.
-            wait_until(
-                lambda: all(read_stat(pid)[1] in _EXITED for pid in running), self.config.grace
-            )
+            self.wait_grace(lambda: all(read_stat(pid)[1] in _EXITED for pid in running))
             exited = [pid for pid in running if read_stat(pid)[1] in ("Z", "X", "x")]
             if exited:  # its owner (a watcher thread, a wait() elsewhere) may be reaping it now
                 wait_until(
@@ -164,16 +175,20 @@ class ProcessesDetector(Detector[frozenset[int]]):
                 )
         leaks = []
         for pid in sorted(found):
-            comm, state = read_stat(pid)
-            if state != GONE:
-                leaks.append(self._describe(pid, comm, state, with_stack=True))
+            reading = read_child(pid)
+            if reading.state == GONE:
+                continue
+            leak = self._describe(pid, reading, with_stack=True)
+            # Checked again: a child forked without exec'ing yet (fork() then exec*())
+            # shows its parent's command line until it execs, maybe during the wait.
+            if not allowed(leak):
+                leaks.append(leak)
         return leaks
 
-    def _describe(self, pid: int, comm: str, state: str, with_stack: bool) -> Leak:
-        zombie = state in ("Z", "X", "x")
-        cmdline = "" if zombie else read_cmdline(pid)
+    def _describe(self, pid: int, reading: Reading, with_stack: bool) -> Leak:
+        comm, state, cmdline = reading
         shown = cmdline or comm or "?"
-        if zombie:
+        if state in ("Z", "X", "x"):
             summary = (
                 f"process {pid} ({shown}) exited but was never waited for "
                 "(a zombie: call wait() or use 'with Popen(...)')"

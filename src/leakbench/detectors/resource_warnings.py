@@ -31,6 +31,8 @@ class Event:
 class WarningsDetector(Detector[int]):
     name = "warnings"
     description = "ResourceWarnings and unraisable exceptions from objects the test dropped"
+    kept_by_traceback = True
+    receives_warnings = True
 
     def __init__(self, config: DetectorConfig) -> None:
         super().__init__(config)

@@ -12,7 +12,7 @@ import threading
 import traceback
 
 from leakbench.detectors import origins
-from leakbench.detectors.base import AllowFn, Detector, qualname, wait_until
+from leakbench.detectors.base import AllowFn, Detector, qualname
 from leakbench.detectors.leak import Leak
 
 
@@ -30,7 +30,7 @@ class ThreadsDetector(Detector[frozenset[threading.Thread]]):
         found = [t for t in candidates() if not allowed(self._describe(t, with_stack=False))]
         if not found:
             return []
-        wait_until(lambda: not any(t.is_alive() for t in found), self.config.grace)
+        self.wait_grace(lambda: not any(t.is_alive() for t in found))
         return [self._describe(t) for t in found if t.is_alive()]
 
     def _describe(self, thread: threading.Thread, with_stack: bool = True) -> Leak:

@@ -8,13 +8,12 @@ recorded so a report can say what changed between two runs.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 
+from leakbench.gate.git import head_state, lock_hash
 from leakbench.gate.results import Environment
 
 MEMRAY_MODE = "pyalloc"
@@ -39,7 +38,7 @@ def environment_key(
 def fingerprint(root: Path | None = None) -> Environment:
     """Describe this interpreter, machine, lock file and git checkout (``root``: the repo)."""
     root = root or Path.cwd()
-    commit, dirty = _git_state(root)
+    commit, dirty = head_state(root)
     return Environment(
         python_version=platform.python_version(),
         implementation=platform.python_implementation(),
@@ -47,7 +46,7 @@ def fingerprint(root: Path | None = None) -> Environment:
         machine=platform.machine().lower() or "unknown",
         cpu_model=_cpu_model(),
         cpu_count=os.cpu_count() or 1,
-        lock_hash=_lock_hash(root / "requirements.lock"),
+        lock_hash=lock_hash(root),
         memray_mode=MEMRAY_MODE,
         git_commit=commit,
         git_dirty=dirty,
@@ -64,30 +63,3 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def _lock_hash(lock: Path) -> str:
-    try:
-        return hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
-    except OSError:
-        return ""
-
-
-def _git_state(root: Path) -> tuple[str, bool]:
-    """(commit, dirty); ("", False) outside git. Untracked files do not count as dirty."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        if commit.returncode != 0:
-            return "", False
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "", False
-    return commit.stdout.strip(), bool(status.stdout.strip())

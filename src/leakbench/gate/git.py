@@ -1,4 +1,5 @@
-"""Git plumbing for ``leakbench compare-branches``: refs, a throwaway worktree, each side's env.
+"""Git plumbing: a checkout's commit state and lock for the fingerprint, and for
+``leakbench compare-branches`` refs, a throwaway worktree and each side's environment.
 
 Why a detached ``git worktree`` and nothing else: BASE must be measured from its own files
 while the user's checkout, index and stash stay exactly as they were (a reviewer runs this
@@ -12,13 +13,13 @@ leave a half-removed worktree behind.
 an optional lock; :func:`quiet_git` sets ``GIT_OPTIONAL_LOCKS=0`` for this process and its
 children so that even the fingerprint's ``git status`` leaves the index bytes untouched.
 
-Which code each side runs (see docs/ci.md): the *engine* (``leakbench`` itself: worker,
-memray and timing code) is always the one running the command, so both sides are measured
-by identical instruments; each side contributes its own ``suites/`` and ``fixtures/`` (its
-root goes first on ``sys.path``) and, when it has a ``src/`` directory that is not
-leakbench's own, that ``src/`` goes first on ``PYTHONPATH`` so the scenarios import that
-side's package. Both sides share one virtualenv; when ``requirements.lock`` differs between
-them the report says so, since dependency changes then show up as code changes.
+Which code each side runs (see docs/ci.md): the *engine* (``leakbench`` itself: the measurement
+child, memray and timing code) is always the one running the command, so both sides are
+measured by identical instruments; each side contributes its own ``suites/`` and ``fixtures/``
+(its root goes first on ``sys.path``) and, when it has a ``src/`` directory that is not
+leakbench's own, that ``src/`` goes first on ``PYTHONPATH`` so the scenarios import that side's
+package. Both sides share one virtualenv; when ``requirements.lock`` differs between them the
+report says so, since dependency changes then show up as code changes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from leakbench._util.signals import sigterm_as_interrupt
 __all__ = [
     "GitError",
     "Side",
+    "head_state",
+    "is_dirty",
+    "lock_hash",
     "lock_note",
     "quiet_git",
     "repo_root",
@@ -120,6 +124,18 @@ def is_dirty(root: Path) -> bool:
     return bool(done.stdout.strip())
 
 
+def head_state(root: Path) -> tuple[str, bool]:
+    """(HEAD's commit, :func:`is_dirty`) of the checkout at ``root``; ("", False) outside a
+    git checkout or without git, since a fingerprint must never fail for want of git."""
+    try:
+        done = _git(root, "rev-parse", "HEAD", check=False)
+        if done.returncode != 0:
+            return "", False
+        return done.stdout.strip(), is_dirty(root)
+    except GitError:
+        return "", False
+
+
 @contextlib.contextmanager
 def temporary_worktree(root: Path, sha: str) -> Iterator[Path]:
     """Check ``sha`` out, detached, into a fresh temporary directory; remove it afterwards.
@@ -157,9 +173,11 @@ def remove_worktree(root: Path, path: Path) -> None:
 
 
 def lock_hash(root: Path) -> str:
-    """sha256 of the side's ``requirements.lock`` ("" when it has none)."""
+    """First 16 hex digits of the sha256 of ``root``'s ``requirements.lock`` ("" when it has
+    none): what ``Environment.lock_hash`` records, and how compare-branches tells the sides'
+    dependencies apart."""
     try:
-        return hashlib.sha256((root / LOCK_FILE).read_bytes()).hexdigest()
+        return hashlib.sha256((root / LOCK_FILE).read_bytes()).hexdigest()[:16]
     except OSError:
         return ""
 
@@ -188,7 +206,7 @@ def side_pythonpath(root: Path) -> str:
 def side_environment(root: Path) -> Iterator[None]:
     """Make children started inside the block import this side's code first.
 
-    ``leakbench.gate.measure.child.child_env`` copies ``os.environ`` at each start, so setting
+    ``leakbench.gate.measure.spawn.child_env`` copies ``os.environ`` at each start, so setting
     ``PYTHONPATH`` here (and restoring it) reaches every measurement child unchanged.
     """
     old = os.environ.get("PYTHONPATH")

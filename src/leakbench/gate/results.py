@@ -11,8 +11,8 @@ Public API (consumed by ``leakbench compare``, ``leakbench baseline`` and report
 - :func:`parse_results` does the same for an already-decoded document;
   :func:`memory_from_dict` / :func:`time_from_dict` for one pass's object.
 - :meth:`Results.to_dict` / :func:`write_results` serialise; writes are atomic
-  (:func:`write_json_atomic`: temp file in the same directory, fsync, ``os.replace``), so an
-  interrupted run never leaves a half-written file where a good one was.
+  (``leakbench._util.atomic``: temp file in the same directory, fsync, ``os.replace``), so
+  an interrupted run never leaves a half-written file where a good one was.
 
 Why frozen dataclasses and hand-written validation: the document is small, the schema must
 stay stable for stored baselines, and a precise error ("scenarios.x.memory.peak_bytes: expected
@@ -25,10 +25,12 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from leakbench._util.atomic import write_json_atomic
 from leakbench._util.jsonfields import NUMBER, FieldError, get_field, numbers, optional
+
+_Built = TypeVar("_Built")
 
 SCHEMA = "leakbench-results"
 SCHEMA_VERSION = 1
@@ -51,7 +53,6 @@ __all__ = [
     "memory_from_dict",
     "parse_results",
     "time_from_dict",
-    "write_json_atomic",
     "write_results",
 ]
 
@@ -262,11 +263,8 @@ def parse_results(doc: object, path: Path | str = "<results>") -> Results:
             f"schema_version {version} is newer than this leakbench reads ({SCHEMA_VERSION})",
             "upgrade leakbench, or re-run `leakbench bench` with this version",
         )
-    doc = _migrate(doc)
-    try:
-        return _build(doc)
-    except FieldError as exc:
-        raise ResultsInvalidError(p, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
+    migrated = _migrate(doc)
+    return _checked(p, lambda: _build(migrated))
 
 
 _MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -298,10 +296,9 @@ def _build(doc: Mapping[str, Any]) -> Results:
         key=get_field(env_doc, "key", str, "environment"),
     )
     scenarios: dict[str, ScenarioResult] = {}
-    for name, s in get_field(doc, "scenarios", dict, "$").items():
+    for name, value in get_field(doc, "scenarios", dict, "$").items():
         where = f"scenarios.{name}"
-        if not isinstance(s, dict):
-            raise FieldError(where, "expected an object")
+        s = _object(value, where)
         mem = get_field(s, "memory", (dict, type(None)), where)
         tim = get_field(s, "time", (dict, type(None)), where)
         scenarios[name] = ScenarioResult(
@@ -319,22 +316,26 @@ def _build(doc: Mapping[str, Any]) -> Results:
 
 def memory_from_dict(doc: object, path: Path | str = "<memory>") -> MemoryResult:
     """Validate one ``memory`` object (as written by ``dataclasses.asdict``)."""
-    try:
-        if not isinstance(doc, dict):
-            raise FieldError("memory", "expected an object")
-        return _build_memory(doc, "memory")
-    except FieldError as exc:
-        raise ResultsInvalidError(path, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
+    return _checked(path, lambda: _build_memory(_object(doc, "memory"), "memory"))
 
 
 def time_from_dict(doc: object, path: Path | str = "<time>") -> TimeResult:
     """Validate one ``time`` object (as written by ``dataclasses.asdict``)."""
+    return _checked(path, lambda: _build_time(_object(doc, "time"), "time"))
+
+
+def _checked(path: Path | str, build: Callable[[], _Built]) -> _Built:
+    """``build()``, a bad field a :class:`ResultsInvalidError` naming it (and ``path``)."""
     try:
-        if not isinstance(doc, dict):
-            raise FieldError("time", "expected an object")
-        return _build_time(doc, "time")
+        return build()
     except FieldError as exc:
         raise ResultsInvalidError(path, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
+
+
+def _object(doc: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(doc, dict):
+        raise FieldError(where, "expected an object")
+    return doc
 
 
 def _build_memory(m: Mapping[str, Any], where: str) -> MemoryResult:
@@ -345,10 +346,9 @@ def _build_memory(m: Mapping[str, Any], where: str) -> MemoryResult:
             raise FieldError(f"{where}.series[{i}]", "expected [iterations, bytes] integers")
         series.append((point[0], point[1]))
     sites: list[TopSite] = []
-    for i, site in enumerate(get_field(m, "top_sites", list, where)):
+    for i, value in enumerate(get_field(m, "top_sites", list, where)):
         w = f"{where}.top_sites[{i}]"
-        if not isinstance(site, dict):
-            raise FieldError(w, "expected an object")
+        site = _object(value, w)
         sites.append(
             TopSite(
                 location=get_field(site, "location", str, w),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,12 +46,15 @@ class Scenario:
 
 
 class UnknownScenarioError(LookupError):
-    """Asked for a scenario name that no suite defines."""
+    """Asked for a scenario that is neither a name nor a leak class of those at hand.
 
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown scenario {name!r}; known scenarios: {', '.join(sorted(known))}")
+    The one error of every selection (``leakbench bench``'s names, ``--scenario`` of
+    ``compare`` and ``compare-branches``): its message lists the known names."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
-        self.known = known
+        self.known = sorted(known)
+        super().__init__(f"unknown scenario {name!r} (known: {', '.join(self.known) or 'none'})")
 
 
 def discover(package: str = "suites", root: Path | None = None) -> dict[str, Scenario]:
@@ -76,17 +79,29 @@ def discover(package: str = "suites", root: Path | None = None) -> dict[str, Sce
     return dict(sorted(found.items()))
 
 
-def select(scenarios: dict[str, Scenario], names: list[str]) -> list[Scenario]:
-    """The named scenarios (a leak class selects all its variants); all when empty."""
-    if not names:
-        return list(scenarios.values())
-    chosen: list[Scenario] = []
-    for name in names:
-        matches = [s for s in scenarios.values() if name in (s.name, s.leak_class)]
-        if not matches:
-            raise UnknownScenarioError(name, list(scenarios))
-        chosen.extend(m for m in matches if m not in chosen)
-    return chosen
+def matching(wanted: Sequence[str], leak_classes: Mapping[str, str]) -> list[str]:
+    """The names (keys of ``leak_classes``: name -> leak class) that ``wanted`` asks for.
+
+    Each entry is a scenario name or a leak class (which selects all its variants); the
+    result follows ``wanted``, then ``leak_classes``' order, without repeats; all names when
+    ``wanted`` is empty. Callers pass what they have (discovered scenarios, the scenarios of
+    two results files, what each compare-branches side listed), so one rule serves them all.
+    Raises :class:`UnknownScenarioError` for an entry that matches nothing.
+    """
+    if not wanted:
+        return list(leak_classes)
+    chosen: dict[str, None] = {}
+    for entry in wanted:
+        hits = [n for n, leak_class in leak_classes.items() if entry in (n, leak_class)]
+        if not hits:
+            raise UnknownScenarioError(entry, leak_classes)
+        chosen.update(dict.fromkeys(hits))
+    return list(chosen)
+
+
+def select(scenarios: Mapping[str, Scenario], names: Sequence[str]) -> list[Scenario]:
+    """The named scenarios (see :func:`matching`); all when ``names`` is empty."""
+    return [scenarios[n] for n in matching(names, {n: s.leak_class for n, s in scenarios.items()})]
 
 
 def run_iterations(scenario: Scenario, n: int) -> Iterator[int]:

@@ -1,15 +1,15 @@
-"""Where results and baselines live on disk.
+"""Where results and baselines live: a small :class:`Store` interface and the file store.
 
-Layout (``root`` is the project directory, default the current directory):
+Commands read and write runs and baselines only through :class:`Store`, so that another
+backend (a bucket, a database) is one new class, not edits across the CLI. The one backend
+today is :class:`FileStore`, rooted at a project directory, with this layout:
 
 - ``.leakbench/results/<YYYYmmddTHHMMSSZ>-<commit12>.json``: every run (git-ignored), plus
   ``.leakbench/results/latest.json``, a copy of the newest one.
 - ``baselines/<environment key>.json``: the committed baseline per environment, e.g.
   ``baselines/py3.11-linux-x86_64-pyalloc.json``.
 
-Public API: :func:`save_results`, :func:`latest_results_path`, :func:`load_latest`,
-:func:`save_baseline`, :func:`load_baseline`, :func:`baseline_path`, :func:`list_baselines`
-(-> :class:`BaselineInfo`). Every write goes through ``results.write_json_atomic``, so a
+Every write goes through ``results.write_results`` (temp file, fsync, ``os.replace``), so a
 Ctrl-C or kill during ``baseline save`` leaves the previous baseline intact. Every load failure
 is a ``results.ResultsError`` subclass with a one-line message (CLI: print it, exit 2).
 """
@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from leakbench.gate.environment import environment_key
 from leakbench.gate.results import (
@@ -40,13 +41,8 @@ __all__ = [
     "BaselineInfo",
     "BaselineKeyMismatchError",
     "BaselineMissingError",
-    "baseline_path",
-    "latest_results_path",
-    "list_baselines",
-    "load_baseline",
-    "load_latest",
-    "save_baseline",
-    "save_results",
+    "FileStore",
+    "Store",
 ]
 
 
@@ -72,24 +68,133 @@ class BaselineInfo:
     """One-line reason when the file is unreadable; listed rather than hidden."""
 
 
-def _root(root: Path | None) -> Path:
-    return root if root is not None else Path.cwd()
+class Store(Protocol):
+    """Where runs and per-environment baselines are kept; what every command uses."""
+
+    def save_results(self, results: Results, out: Path | None = None) -> Path:
+        """Keep a run (at ``out`` if given) and make it the latest; return where it went."""
+        ...
+
+    def latest_results_path(self) -> Path:
+        """Where the latest run is (it may not exist yet)."""
+        ...
+
+    def load_latest(self) -> Results:
+        """The latest run; :class:`ResultsMissingError` with a hint when there is none."""
+        ...
+
+    def run_paths(self) -> list[Path]:
+        """Every kept run's file, newest first (for reusing an earlier measurement)."""
+        ...
+
+    def save_baseline(self, results: Results) -> Path:
+        """Keep ``results`` as the baseline of its own environment key."""
+        ...
+
+    def load_baseline(self, key: str | None = None) -> Results:
+        """The baseline of ``key`` (default: this environment's); see :class:`FileStore`."""
+        ...
+
+    def baseline_path(self, key: str | None = None) -> Path:
+        """Where the baseline of ``key`` is (it may not exist)."""
+        ...
+
+    def list_baselines(self) -> list[BaselineInfo]:
+        """Every stored baseline, sorted by key; unreadable ones carry ``error``."""
+        ...
 
 
-def save_results(results: Results, root: Path | None = None, out: Path | None = None) -> Path:
-    """Write a run to ``out`` (or a timestamped file in the results dir) and to ``latest.json``.
+_KEY = re.compile(r"^[A-Za-z0-9._-]+$")
 
-    Returns the path of the run's own file. ``latest.json`` is written last, so it always
-    points at a complete document.
-    """
-    directory = _root(root) / RESULTS_DIR
-    if out is None:
-        stamp = _stamp(results.created)
-        commit = results.environment.git_commit[:12] or "nogit"
-        out = directory / f"{stamp}-{commit}.json"
-    write_results(results, out)
-    write_results(results, directory / LATEST)
-    return out
+
+@dataclass(frozen=True)
+class FileStore:
+    """The :class:`Store` of a project directory: the layout in the module docstring."""
+
+    root: Path
+
+    @property
+    def results_dir(self) -> Path:
+        """``.leakbench/results`` under the project."""
+        return self.root / RESULTS_DIR
+
+    def save_results(self, results: Results, out: Path | None = None) -> Path:
+        """Write a run to ``out`` (or a timestamped file in the results dir) and to
+        ``latest.json``; return the run's own file. ``latest.json`` is written last, so it
+        always points at a complete document."""
+        if out is None:
+            stamp = _stamp(results.created)
+            commit = results.environment.git_commit[:12] or "nogit"
+            out = self.results_dir / f"{stamp}-{commit}.json"
+        write_results(results, out)
+        write_results(results, self.latest_results_path())
+        return out
+
+    def latest_results_path(self) -> Path:
+        """``.leakbench/results/latest.json`` (it may not exist)."""
+        return self.results_dir / LATEST
+
+    def load_latest(self) -> Results:
+        """The newest results; :class:`ResultsMissingError` with a hint when there are none."""
+        path = self.latest_results_path()
+        if not path.exists():
+            raise ResultsMissingError(path, "no results yet", "run `leakbench bench` first")
+        return load_results(path)
+
+    def run_paths(self) -> list[Path]:
+        """Every ``*.json`` in the results dir, newest first (``latest.json``, a copy of the
+        newest run, sorts first; then the timestamped files, newest first)."""
+        return sorted(self.results_dir.glob("*.json"), reverse=True)
+
+    def baseline_path(self, key: str | None = None) -> Path:
+        """``baselines/<key>.json`` (key defaults to this environment's)."""
+        key = key or environment_key()
+        if not _KEY.match(key):
+            raise ValueError(f"bad environment key {key!r}")
+        return self.root / BASELINES_DIR / f"{key}.json"
+
+    def save_baseline(self, results: Results) -> Path:
+        """Store ``results`` as the baseline for its own environment key, atomically."""
+        return write_results(results, self.baseline_path(results.environment.key))
+
+    def load_baseline(self, key: str | None = None) -> Results:
+        """The baseline for ``key`` (default: this environment).
+
+        Raises :class:`BaselineMissingError` (hint: ``leakbench baseline save``) when absent,
+        :class:`BaselineKeyMismatchError` when the file's environment key is not ``key``, and
+        the other ``ResultsError`` subclasses for corrupt or too-new files.
+        """
+        key = key or environment_key()
+        path = self.baseline_path(key)
+        if not path.exists():
+            raise BaselineMissingError(
+                path,
+                f"no baseline for environment {key}",
+                "run `leakbench bench` then `leakbench baseline save` to create one",
+            )
+        results = load_results(path)
+        if results.environment.key != key:
+            raise BaselineKeyMismatchError(
+                path,
+                f"holds results for environment {results.environment.key}, not {key}",
+                "re-create it with `leakbench baseline save` in this environment",
+            )
+        return results
+
+    def list_baselines(self) -> list[BaselineInfo]:
+        """Every ``baselines/*.json``, sorted by key; unreadable files carry ``error``."""
+        infos: list[BaselineInfo] = []
+        for path in sorted((self.root / BASELINES_DIR).glob("*.json")):
+            key = path.stem
+            try:
+                r = load_results(path)
+            except ResultsError as exc:
+                infos.append(BaselineInfo(key, path, "", "", 0, error=str(exc)))
+                continue
+            infos.append(
+                BaselineInfo(key, path, r.created, r.environment.git_commit, len(r.scenarios))
+            )
+        return infos
 
 
 def _stamp(created: str) -> str:
@@ -98,72 +203,3 @@ def _stamp(created: str) -> str:
     except ValueError:
         when = datetime.now(UTC)
     return when.strftime("%Y%m%dT%H%M%SZ")
-
-
-def latest_results_path(root: Path | None = None) -> Path:
-    """``.leakbench/results/latest.json`` under ``root`` (it may not exist)."""
-    return _root(root) / RESULTS_DIR / LATEST
-
-
-def load_latest(root: Path | None = None) -> Results:
-    """The newest results; :class:`ResultsMissingError` with a hint when there are none."""
-    path = latest_results_path(root)
-    if not path.exists():
-        raise ResultsMissingError(path, "no results yet", "run `leakbench bench` first")
-    return load_results(path)
-
-
-_KEY = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def baseline_path(key: str | None = None, root: Path | None = None) -> Path:
-    """``baselines/<key>.json`` (key defaults to this environment's)."""
-    key = key or environment_key()
-    if not _KEY.match(key):
-        raise ValueError(f"bad environment key {key!r}")
-    return _root(root) / BASELINES_DIR / f"{key}.json"
-
-
-def save_baseline(results: Results, root: Path | None = None) -> Path:
-    """Store ``results`` as the baseline for its own environment key, atomically."""
-    return write_results(results, baseline_path(results.environment.key, root))
-
-
-def load_baseline(key: str | None = None, root: Path | None = None) -> Results:
-    """The baseline for ``key`` (default: this environment).
-
-    Raises :class:`BaselineMissingError` (hint: ``leakbench baseline save``) when absent,
-    :class:`BaselineKeyMismatchError` when the file's environment key is not ``key``, and the
-    other ``ResultsError`` subclasses for corrupt or too-new files.
-    """
-    key = key or environment_key()
-    path = baseline_path(key, root)
-    if not path.exists():
-        raise BaselineMissingError(
-            path,
-            f"no baseline for environment {key}",
-            "run `leakbench bench` then `leakbench baseline save` to create one",
-        )
-    results = load_results(path)
-    if results.environment.key != key:
-        raise BaselineKeyMismatchError(
-            path,
-            f"holds results for environment {results.environment.key}, not {key}",
-            "re-create it with `leakbench baseline save` in this environment",
-        )
-    return results
-
-
-def list_baselines(root: Path | None = None) -> list[BaselineInfo]:
-    """Every ``baselines/*.json``, sorted by key; unreadable files carry ``error``."""
-    directory = _root(root) / BASELINES_DIR
-    infos: list[BaselineInfo] = []
-    for path in sorted(directory.glob("*.json")):
-        key = path.stem
-        try:
-            r = load_results(path)
-        except ResultsError as exc:
-            infos.append(BaselineInfo(key, path, "", "", 0, error=str(exc)))
-            continue
-        infos.append(BaselineInfo(key, path, r.created, r.environment.git_commit, len(r.scenarios)))
-    return infos

@@ -20,6 +20,11 @@ pytest-benchmark disables itself under pytest-xdist; there the time pass is skip
 summary says so) and each worker writes its own file, ``PATH`` with ``.<worker>`` added.
 Marker arguments are checked against :func:`_marker_arguments`, so the ``--markers`` help and
 the parser cannot drift apart; budget keys are checked by ``leakbench.gate.verdicts.budgets``.
+
+The options (``--leakbench-bench``, ``--leakbench-iterations``, ``--leakbench-seconds``, with
+ini and ``[tool.leakbench]`` keys ``leakbench_bench``...) are declared and resolved in
+``leakbench.plugin.options`` like every plugin option; this entry point only registers them,
+so that it keeps working on its own.
 """
 
 from __future__ import annotations
@@ -38,13 +43,15 @@ from leakbench.gate.measure.memory import measure as measure_memory
 from leakbench.gate.measure.timing import time_interleaved, time_result_of
 from leakbench.gate.results import MemoryResult, Results, ScenarioResult, TimeResult, write_results
 from leakbench.gate.verdicts.budgets import BudgetConfig, BudgetError
+from leakbench.plugin import options
+from leakbench.plugin.options import BenchSettings
 
-DEFAULT_PATH = ".leakbench/results/pytest-latest.json"
 MARKER_HELP = (
     "leakbench(iterations=None, warmup=2, seconds=None, memory=True, time=True, **budget): "
     "measure this test's body with `pytest --leakbench-bench` (memray + pytest-benchmark); "
     "budget keys as in [tool.leakbench] scenario tables."
 )
+SETTINGS = pytest.StashKey[BenchSettings]()
 RESULTS = pytest.StashKey[dict[str, ScenarioResult]]()
 NOTES = pytest.StashKey[set[str]]()
 XDIST_NOTE = "time pass skipped: pytest-benchmark disables itself under pytest-xdist"
@@ -70,33 +77,14 @@ def _marker_arguments(
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("leakbench-bench", "leakbench: measure marked tests")
-    group.addoption(
-        "--leakbench-bench",
-        nargs="?",
-        const=DEFAULT_PATH,
-        default=None,
-        metavar="PATH",
-        help=f"Measure tests using the leakbench fixture or marker; write results to PATH "
-        f"(default {DEFAULT_PATH}).",
-    )
-    group.addoption(
-        "--leakbench-iterations",
-        type=int,
-        default=20,
-        help="Tracked iterations per measured test unless its marker says (default 20).",
-    )
-    group.addoption(
-        "--leakbench-seconds",
-        type=float,
-        default=1.0,
-        help="Seconds of timed rounds per measured test unless its marker says (default 1).",
-    )
+    options.add_bench_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    if config.getoption("leakbench_bench") is not None:
+    settings = options.resolve_bench(config)  # a bad value: a usage error naming its source
+    config.stash[SETTINGS] = settings
+    if settings.results is not None:
         config.stash[RESULTS] = {}
         config.stash[NOTES] = set()
 
@@ -181,7 +169,7 @@ def _measure_item(
     memory: MemoryResult | None = None
     timing: TimeResult | None = None
     if args["memory"]:
-        iterations = args["iterations"] or config.getoption("leakbench_iterations")
+        iterations = args["iterations"] or config.stash[SETTINGS].iterations
         capture = config.rootpath / ".leakbench" / "captures" / "pytest" / _slug(item.nodeid)
         try:
             memory = measure_memory(
@@ -195,7 +183,7 @@ def _measure_item(
         if benchmark.disabled:
             config.stash[NOTES].add(XDIST_NOTE)
         else:
-            seconds = args["seconds"] or config.getoption("leakbench_seconds")
+            seconds = args["seconds"] or config.stash[SETTINGS].seconds
             time_interleaved(benchmark, iteration, seconds)
             timing = time_result_of(benchmark, f"time pass of {item.nodeid}")
     result = ScenarioResult(
@@ -215,11 +203,12 @@ def _slug(nodeid: str) -> str:
 
 
 def _results_path(config: pytest.Config) -> Path:
-    path = Path(config.getoption("leakbench_bench"))
+    path = config.stash[SETTINGS].results
+    assert path is not None  # only called when measuring
     worker = getattr(config, "workerinput", {}).get("workerid")
     if worker:
         path = path.with_suffix(f".{worker}{path.suffix}")
-    return path if path.is_absolute() else config.rootpath / path
+    return path
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

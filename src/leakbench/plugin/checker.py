@@ -4,7 +4,10 @@ The plugin's hooks call into one ``LeakChecker`` per session; all per-test state
 lives in a ``TestState`` kept in ``item.stash``. Every detector call is guarded:
 a detector that fails reports an internal error for itself and the run goes on.
 This is the per-test hot path of ``pytest --leaks``: it stays free of
-allocations and calls that a clean test does not need.
+allocations and calls that a clean test does not need. The checker never names a
+concrete detector: what it treats differently it reads from the detectors' class
+attributes (``Detector.kept_by_traceback``, ``receives_warnings``,
+``restores_matter``...) and methods (``still_open``).
 
 ``FixtureTeardowns``: what a wider-scoped fixture's teardown undoes belongs to the
 fixture, not the test. A module-scoped fixture that sets an environment variable and
@@ -31,7 +34,6 @@ import pytest
 
 from leakbench.detectors import REGISTRY, Detector, activity
 from leakbench.detectors.leak import Leak
-from leakbench.detectors.resource_warnings import WarningsDetector
 from leakbench.plugin.options import Settings
 from leakbench.plugin.policy import allow_matcher
 
@@ -39,8 +41,6 @@ __all__ = ["FixtureTeardowns"]
 
 _SYS = sys.__dict__
 NOT_COUNTED_FAILED = "not counted: the test raised and its traceback may keep these alive"
-TRACEBACK_KINDS = ("fds", "warnings", "objects")
-"""Kinds a failed test's traceback can keep alive: not counted for failed tests."""
 
 
 class TestState:
@@ -73,10 +73,14 @@ class LeakChecker:
         self._owns_activity = False
         self._failure_kept = False
         """The last failed test left resources that its traceback may keep alive."""
-        det = self.detectors.get("warnings")
-        self.warnings = det if isinstance(det, WarningsDetector) else None
+        self.warning_receivers = [d for d in self._all if d.receives_warnings]
+        """Detectors the plugin feeds each test's warnings and the unraisable exceptions."""
         self.restores_matter = any(d.restores_matter for d in self._all)
         """Some detector counts undoing as a change: wider fixtures' teardowns are adopted."""
+        self.held_by_fixture_values = any(d.held_by_fixture_values for d in self._all)
+        """Some detector would count the test's fixture values, which pytest still holds."""
+        self._traceback_kinds = frozenset(d.name for d in self._all if d.kept_by_traceback)
+        """Kinds a failed test's traceback can keep alive: not counted for failed tests."""
 
     def start(self) -> None:
         # A session run inside another (pytester's in-process runs) leaves the
@@ -134,33 +138,42 @@ class LeakChecker:
 
         A full collection costs ~20 ms on the heap of a large suite, and even a
         young-generation one costs a clean test ~30 us all told, so it runs only
-        when it can matter: when the warnings detector is on and the test spawned a
-        process, or opened a file or socket (seen by the audit hook) of which an fd
-        is still open now. A socket or file that garbage holds keeps its fd, so a
-        test whose new fds were all closed leaves nothing for a collection to find.
+        when it can matter: when a detector that receives warnings checks this test
+        and the test spawned a process, or opened a file or socket (seen by the audit
+        hook) that is still open now (``Detector.still_open``: the fds detector can
+        tell). A socket or file that garbage holds keeps its fd, so a test whose new
+        fds were all closed leaves nothing for a collection to find.
         """
         if self.settings.full_gc:
             gc.collect()
             return
-        if self.warnings is None or self.warnings not in state.detectors:
+        receivers = self.warning_receivers
+        if not receivers:
             return
+        if state.detectors is not self._all and not any(d in state.detectors for d in receivers):
+            return  # the test's marker allows what they would find
         counters = activity.counters
         if counters.spawns == state.spawns:
             if counters.resources == state.resources:
                 return
-            if not self._new_fds_open(state):
+            if not self._opened_still_open(state):
                 return
         gc.collect()
 
-    def _new_fds_open(self, state: TestState) -> bool:
-        fds = self.detectors.get("fds")
-        baseline = state.baselines.get("fds")
-        if fds is None or baseline is None:
-            return True  # cannot tell: collect
-        try:
-            return bool(fds.snapshot() - baseline)
-        except Exception:
-            return True
+    def _opened_still_open(self, state: TestState) -> bool:
+        """Something the test opened is still open, or no detector can tell (collect)."""
+        told = False
+        for det in state.detectors:
+            if det.name not in state.baselines:
+                continue
+            try:
+                answer = det.still_open(state.baselines[det.name])
+            except Exception:
+                return True  # cannot tell: collect
+            if answer:
+                return True
+            told = told or answer is not None
+        return not told
 
     def finish(self, state: TestState) -> list[Leak]:
         """Compare every detector with its baseline after teardown."""
@@ -176,7 +189,9 @@ class LeakChecker:
         if state.failed and state.leaks:
             state.leaks = [
                 dataclasses.replace(leak, excused=NOT_COUNTED_FAILED)
-                if leak.kind in TRACEBACK_KINDS and not leak.excused and not leak.internal_error
+                if leak.kind in self._traceback_kinds
+                and not leak.excused
+                and not leak.internal_error
                 else leak
                 for leak in state.leaks
             ]

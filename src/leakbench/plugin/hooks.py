@@ -11,8 +11,12 @@ This module registers two plugin objects when checking is on: ``LeakCheck`` in
 every process that runs tests (not in an xdist controller), and ``LeakSummary``
 in every process that prints the terminal summary. With checking off, nothing
 is registered and tests run at full speed. ``--leaks-json``, ``--leaks-rss`` and
-the memory guard work with or without checking; each registers its plugin
-objects (``run_record``, ``memory_watch``, ``xdist_support``) only when asked for.
+the memory guard work with or without checking; ``leakbench.plugin.run_setup``
+registers their plugin objects (the tests record of ``leakbench.plugin.record``, the
+memory readings of ``leakbench.plugin.memory``, the xdist hooks of
+``leakbench.plugin.xdist``) only when asked for. The hooks name no concrete detector:
+each test's warnings capture and the unraisable exceptions go to every detector with
+``Detector.receives_warnings``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ from leakbench.plugin.text import format_section, summary_lines
 
 STATE = pytest.StashKey[TestState]()
 ALLOWED_KINDS = pytest.StashKey[tuple[str, ...]]()
-SETTINGS = pytest.StashKey[options.Settings]()
 REPORT_ATTR = LEAKS_ATTR
 """Attribute of a teardown report holding its leaks as plain dicts (crosses xdist)."""
 
@@ -66,7 +69,6 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in policy.MARKERS:
         config.addinivalue_line("markers", line)
     resolved = options.resolve(config)
-    config.stash[SETTINGS] = resolved
     if resolved.json_path or resolved.measures_memory:
         run_setup.register(config, resolved)
     if not resolved.active:
@@ -80,7 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
     origins.install()
     config.add_cleanup(checker.stop)
     config.add_cleanup(origins.uninstall)
-    if checker.warnings is not None:
+    if checker.warning_receivers:
         previous = sys.unraisablehook
         sys.unraisablehook = _chained_unraisable_hook(checker, previous)
         config.add_cleanup(lambda: setattr(sys, "unraisablehook", previous))
@@ -127,9 +129,9 @@ class LeakCheck:
     ) -> Generator[None, object, object]:
         checker = self.checker
         skip = item.stash.get(ALLOWED_KINDS, ())
-        detector = checker.warnings
+        receivers = checker.warning_receivers
         self._item = item
-        if detector is None:
+        if not receivers:
             item.stash[STATE] = checker.begin(skip)
             try:
                 return (yield)
@@ -139,13 +141,15 @@ class LeakCheck:
         # so that fixtures like ``recwarn`` that span phases keep working.
         with warnings.catch_warnings(record=True) as log:
             warnings.simplefilter("always", ResourceWarning)
-            detector.attach(log)
+            for detector in receivers:
+                detector.attach(log)
             item.stash[STATE] = checker.begin(skip)
             try:
                 result = yield
             finally:
                 self._end(item)
-                detector.attach(None)
+                for detector in receivers:
+                    detector.attach(None)
         if log:
             _forward_warnings(log)
         return result
@@ -194,10 +198,10 @@ class LeakCheck:
         state = item.stash.get(STATE, None)
         if state is None:
             return
-        if "objects" in self.checker.detectors and isinstance(item, pytest.Function):
+        if self.checker.held_by_fixture_values and isinstance(item, pytest.Function):
             # Every finalizer has run, but pytest drops its references to the
             # function-scoped fixture values only after the teardown report; without
-            # this the objects detector would count them as the test's leak.
+            # this a detector of live objects would count them as the test's leak.
             item.funcargs = {}
         with contextlib.suppress(Exception):  # a __del__ or gc callback raising
             self.checker.collect_garbage(state)
@@ -284,8 +288,8 @@ def _chained_unraisable_hook(checker: LeakChecker, previous: Any) -> Any:
     """Record unraisable exceptions for the current test, then call pytest's hook."""
 
     def hook(unraisable: Any) -> None:
-        detector = checker.warnings
-        if detector is not None:
+        receivers = checker.warning_receivers
+        if receivers:
             with contextlib.suppress(Exception):
                 try:
                     where = repr(unraisable.object)[:200]
@@ -297,9 +301,9 @@ def _chained_unraisable_hook(checker: LeakChecker, previous: Any) -> Any:
                 lines = traceback.format_exception(
                     unraisable.exc_type, exc, unraisable.exc_traceback, limit=6
                 )
-                detector.record_unraisable(
-                    summary, [f"  {line}" for chunk in lines for line in chunk.splitlines()]
-                )
+                details = [f"  {line}" for chunk in lines for line in chunk.splitlines()]
+                for detector in receivers:
+                    detector.record_unraisable(summary, details)
         previous(unraisable)
 
     return hook

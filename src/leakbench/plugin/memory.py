@@ -1,7 +1,6 @@
 """Per-test RSS and the memory guard: readings around each test, limits, the decision.
 
-The guard: is this worker, or are all workers together, over the limit?
-
+The guard asks: is this worker, or are all workers together, over the limit?
 ``--leaks-max-rss`` bounds the RSS of each process that runs tests (each xdist
 worker, or the one pytest process); ``--leaks-max-total-rss`` bounds the RSS of
 the whole run: the xdist controller and every process below it (workers and
@@ -17,17 +16,17 @@ anyway.
 ``MemoryGuard`` decides; ``TestMemory`` acts (fails the test, stops the worker) and
 ``leakbench.plugin.text`` words the error.
 
-Per-test memory accounting runs in every process that runs tests.
-
-``WorkerMemory`` costs nothing per test: it reads this process's RSS when the
-session starts and its RSS and high-water mark when it ends, and hands that
-summary to the xdist controller through ``workeroutput`` (or to the local
-``RunRecord``). ``TestMemory`` is registered only with ``--leaks-rss`` or a
-memory guard, and reads a few numbers around each test: before setup the RSS
-(and, with ``--leaks-rss``, a reset of the high-water mark through
-``/proc/self/clear_refs``), after the last teardown the RSS and the high-water
-mark. That is ~6 us per test here. The readings travel on the teardown report
-(attribute ``leakbench_memory``) like the leak records do.
+Memory accounting runs in every process that runs tests. ``WorkerMemory`` costs
+nothing per test: it reads this process's RSS when the session starts and its RSS and
+high-water mark when it ends, and hands that summary to the xdist controller through
+``workeroutput`` (or to the local ``TestsRecord``). ``TestMemory`` is registered only
+with ``--leaks-rss`` or a memory guard, and reads a few numbers around each test: before
+setup the RSS (and, with ``--leaks-rss``, a reset of the high-water mark through
+``/proc/self/clear_refs``), after the last teardown the RSS and the high-water mark.
+That is ~6 us per test here. The readings (``rss_before``, ``rss_after``, ``peak_rss``,
+``rss_growth``, the guard's message) travel on the teardown report (attribute
+``leakbench_memory``) like the leak records do, and the tests record
+(``leakbench.plugin.record``) writes them all to the results file.
 
 When a guard limit is exceeded after a test, that test's teardown report becomes
 a failure naming the test, the RSS, the limit and the tests that grew this

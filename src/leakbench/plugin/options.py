@@ -4,14 +4,22 @@ Each option has one name used everywhere (``--leaks-grace``, ini ``leaks_grace``
 ``leaks_grace`` in ``[tool.leakbench]``) and one help text shared by the command
 line and the ini declaration. Precedence, highest first: ``allow_leaks`` marker
 (per test), command line, ``LEAKBENCH_LEAKS`` environment variable, pytest ini
-(``pytest.ini``, ``[tool.pytest.ini_options]``...), ``[tool.leakbench]``.
+(``pytest.ini``, ``[tool.pytest.ini_options]``...), ``[tool.leakbench]`` (of the
+nearest ``pyproject.toml`` at or above the rootdir; an unreadable one is ignored). The
+lookup and the value parsers live in ``leakbench.plugin.sources``: a bad value is a
+usage error naming its source.
+
+The leak-check options are resolved into ``Settings`` by the plugin's hooks
+(``leakbench.plugin.hooks``); the options of the ``leakbench`` fixture and marker
+(``--leakbench-bench``, ``--leakbench-iterations``, ``--leakbench-seconds``, declared by
+the separate ``leakbench_bench`` entry point, ``leakbench.plugin.bench``) into
+``BenchSettings``, by the same rules. The detector lists in the help texts come from
+the detector registry.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,18 +27,36 @@ from typing import Any
 import pytest
 
 from leakbench import detectors
-from leakbench._util.proc import total_ram
-from leakbench._util.sizes import parse_size
 from leakbench.detectors.globals_state import resolve_dotted
 from leakbench.plugin.memory import Limits
 from leakbench.plugin.policy import DEFAULT_ALLOW, allow_matcher, patterns
-
-HELP_LEAKS = (
-    "check every test for leaks. Optionally a comma-separated list of detectors "
-    "(default: threads,tasks,processes,fds,patches,warnings; opt-in: objects, globals; "
-    "'default,globals' adds to the defaults). 'all' selects every detector; 'false' turns "
-    "checking off."
+from leakbench.plugin.sources import (
+    ENV_VAR,
+    FALSE,
+    TRUE,
+    parse_above_zero,
+    parse_bool,
+    parse_limit,
+    parse_number,
+    picker,
+    tool_table,
 )
+
+
+def _detector_help() -> str:
+    """The ``--leaks`` help: every detector of the registry with what it reports."""
+    defaults = "; ".join(f"{n}: {detectors.REGISTRY[n].description}" for n in detectors.DEFAULT)
+    opt_in = "; ".join(f"{n}: {detectors.REGISTRY[n].description}" for n in detectors.OPT_IN)
+    example = f"'default,{detectors.OPT_IN[-1]}'" if detectors.OPT_IN else "'default'"
+    return (
+        "check every test for leaks. Optionally a comma-separated list of detectors "
+        f"(default: {','.join(detectors.DEFAULT)}; opt-in: {', '.join(detectors.OPT_IN)}; "
+        f"{example} adds to the defaults). 'all' selects every detector; 'false' turns "
+        f"checking off. Default detectors: {defaults}. Opt-in detectors: {opt_in}."
+    )
+
+
+HELP_LEAKS = _detector_help()
 HELP_REPORT_ONLY = "report leaks without failing the tests"
 HELP_GRACE = "seconds to wait for finishing threads/processes before calling them leaked (0.5)"
 HELP_ALLOW = (
@@ -58,10 +84,20 @@ HELP_MAX_TOTAL_RSS = (
     f"tree) use more than SIZE RSS, and stop the run. {_SIZE_FORMS}"
 )
 
-ENV_VAR = "LEAKBENCH_LEAKS"
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+DEFAULT_BENCH_PATH = ".leakbench/results/pytest-latest.json"
+HELP_BENCH = (
+    "measure the tests that use the leakbench fixture or marker (memray and pytest-benchmark) "
+    f"and write their results to PATH (default {DEFAULT_BENCH_PATH}; relative to the rootdir). "
+    "In the ini file or [tool.leakbench]: true, false or a path"
+)
+DEFAULT_ITERATIONS = 20
+HELP_ITERATIONS = (
+    f"tracked iterations per measured test unless its marker says ({DEFAULT_ITERATIONS})"
+)
+DEFAULT_SECONDS = 1.0
+HELP_SECONDS = (
+    f"seconds of timed rounds per measured test unless its marker says ({DEFAULT_SECONDS:g})"
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +144,7 @@ def add_options(parser: pytest.Parser) -> None:
         const="default",
         default=None,
         metavar="DETECTORS",
-        help=HELP_LEAKS,
+        help=HELP_LEAKS.replace("%", "%%"),
     )
     group.addoption(
         "--no-leaks",
@@ -154,6 +190,35 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("leaks_max_total_rss", HELP_MAX_TOTAL_RSS, default="")
 
 
+@dataclass(frozen=True)
+class BenchSettings:
+    """The resolved options of the ``leakbench`` fixture and marker."""
+
+    results: Path | None = None
+    """Where the results file goes (absolute); None: measuring is off."""
+    iterations: int = DEFAULT_ITERATIONS
+    seconds: float = DEFAULT_SECONDS
+
+
+def add_bench_options(parser: pytest.Parser) -> None:
+    """Declared by ``leakbench.plugin.bench``'s own hook: that entry point can be loaded
+    (or disabled with ``-p no:leakbench_bench``) on its own."""
+    group = parser.getgroup("leakbench-bench", "leakbench: measure marked tests")
+    group.addoption(
+        "--leakbench-bench",
+        nargs="?",
+        const=DEFAULT_BENCH_PATH,
+        default=None,
+        metavar="PATH",
+        help=HELP_BENCH,
+    )
+    group.addoption("--leakbench-iterations", default=None, metavar="N", help=HELP_ITERATIONS)
+    group.addoption("--leakbench-seconds", default=None, metavar="SECONDS", help=HELP_SECONDS)
+    parser.addini("leakbench_bench", HELP_BENCH, default="")
+    parser.addini("leakbench_iterations", HELP_ITERATIONS, default="")
+    parser.addini("leakbench_seconds", HELP_SECONDS, default="")
+
+
 def parse_detectors(value: object, source: str) -> tuple[str, ...]:
     """Turn ``true``/``false``/``default``/``all``/``a,b`` (or a list) into names."""
     if isinstance(value, bool):
@@ -161,9 +226,9 @@ def parse_detectors(value: object, source: str) -> tuple[str, ...]:
     items: list[str]
     if isinstance(value, str):
         text = value.strip().lower()
-        if text in _TRUE or text == "default":
+        if text in TRUE or text == "default":
             return detectors.DEFAULT
-        if text in _FALSE:
+        if text in FALSE:
             return ()
         if text == "all":
             return detectors.known()
@@ -183,61 +248,10 @@ def parse_detectors(value: object, source: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _bool(value: object, source: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise pytest.UsageError(f"leakbench: {source}: expected true or false, got {value!r}")
-
-
-def _number(value: object, source: str, kind: type[float] | type[int]) -> float:
-    try:
-        number = kind(str(value).strip())
-    except ValueError:
-        raise pytest.UsageError(
-            f"leakbench: {source}: expected a {kind.__name__} number, got {value!r}"
-        ) from None
-    if number < 0 or not math.isfinite(number):
-        raise pytest.UsageError(
-            f"leakbench: {source}: expected a finite number >= 0, got {value!r}"
-        )
-    return number
-
-
-def read_tool_table(rootpath: Path) -> dict[str, Any]:
-    """The ``[tool.leakbench]`` table of the project's pyproject.toml, or {}."""
-    path = rootpath / "pyproject.toml"
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    table = data.get("tool", {}).get("leakbench", {})
-    return table if isinstance(table, dict) else {}
-
-
 def resolve(config: pytest.Config) -> Settings:
     """Read every source in precedence order; raise UsageError naming the bad source."""
-    table = read_tool_table(config.rootpath)
-
-    def pick(name: str) -> tuple[object, str] | None:
-        """The value of the option ``name`` (also its ini key) and where it came from."""
-        value = config.getoption(name)
-        if value is not None:
-            return value, f"--{name.replace('_', '-')}"
-        if name == "leaks" and os.environ.get(ENV_VAR):
-            return os.environ[ENV_VAR], f"environment variable {ENV_VAR}"
-        ini_value = config.getini(name)
-        if ini_value not in ("", [], None):
-            return ini_value, f"ini option {name}"
-        if name in table:
-            return table[name], f"[tool.leakbench] {name}"
-        return None
-
+    table = tool_table(config)
+    pick = picker(config)
     enabled: tuple[str, ...] = ()
     chosen = pick("leaks")
     if chosen is not None:
@@ -258,11 +272,11 @@ def resolve(config: pytest.Config) -> Settings:
     max_total = pick("leaks_max_total_rss")
     return Settings(
         enabled=enabled,
-        report_only=_bool(*report_only) if report_only else False,
-        grace=float(_number(grace[0], grace[1], float)) if grace else 0.5,
+        report_only=parse_bool(*report_only) if report_only else False,
+        grace=float(parse_number(grace[0], grace[1], float)) if grace else 0.5,
         allow=tuple(allow),
-        objects_threshold=int(_number(threshold[0], threshold[1], int)) if threshold else 100,
-        full_gc=_bool(*full_gc) if full_gc else False,
+        objects_threshold=int(parse_number(threshold[0], threshold[1], int)) if threshold else 100,
+        full_gc=parse_bool(*full_gc) if full_gc else False,
         globals_watch=watch,
         # pytest's warnings plugin and our warnings detector restore the filters
         # after each test: then a test's filter change cannot reach the next test.
@@ -270,12 +284,39 @@ def resolve(config: pytest.Config) -> Settings:
             config.pluginmanager.has_plugin("warnings") or "warnings" in enabled
         ),
         json_path=_json_path(config, *json_path) if json_path else None,
-        rss=_bool(*rss) if rss else False,
+        rss=parse_bool(*rss) if rss else False,
         limits=Limits(
-            *(_size(*max_rss) if max_rss else (None, "")),
-            *(_size(*max_total) if max_total else (None, "")),
+            *(parse_limit(*max_rss) if max_rss else (None, "")),
+            *(parse_limit(*max_total) if max_total else (None, "")),
         ),
     )
+
+
+def resolve_bench(config: pytest.Config) -> BenchSettings:
+    """The fixture's options, by the same sources and precedence as ``resolve``."""
+    pick = picker(config)
+    bench, iterations, seconds = (
+        pick(name) for name in ("leakbench_bench", "leakbench_iterations", "leakbench_seconds")
+    )
+    return BenchSettings(
+        results=_bench_path(config, *bench) if bench else None,
+        iterations=int(parse_above_zero(*iterations, int)) if iterations else DEFAULT_ITERATIONS,
+        seconds=float(parse_above_zero(*seconds, float)) if seconds else DEFAULT_SECONDS,
+    )
+
+
+def _bench_path(config: pytest.Config, value: object, source: str) -> Path | None:
+    """A path, relative to the rootdir; in the ini file and the table also true or false."""
+    if not source.startswith("--"):
+        text = str(value).strip().lower()
+        if text in TRUE:
+            value = DEFAULT_BENCH_PATH
+        elif text in FALSE:
+            return None
+    text = str(value).strip()
+    if not text:
+        raise pytest.UsageError(f"leakbench: {source}: expected a file path")
+    return config.rootpath / text
 
 
 def _globals_watch(config: pytest.Config, table: dict[str, Any]) -> tuple[str, ...]:
@@ -306,19 +347,6 @@ def _json_path(config: pytest.Config, value: object, source: str) -> Path:
         raise pytest.UsageError(f"leakbench: {source}: expected a file path")
     base = config.invocation_params.dir if source.startswith("--") else config.rootpath
     return base / text
-
-
-def _size(value: object, source: str) -> tuple[int, str]:
-    """Bytes and the option as given (``--leaks-max-rss=1GB``), for the guard's error."""
-    text = str(value).strip()
-    try:
-        size = parse_size(text, total_ram() if "%" in text else None)
-    except ValueError as exc:
-        raise pytest.UsageError(f"leakbench: {source}: {exc}") from None
-    if size <= 0:
-        raise pytest.UsageError(f"leakbench: {source}: a memory limit must be above 0")
-    shown = f"{source}={text}" if source.startswith("--") else f"{source} = {text}"
-    return size, shown
 
 
 def split_path_from_leaks(args: list[str], namespace: Any = None) -> None:
@@ -360,9 +388,14 @@ def _looks_like_path(value: str) -> bool:
 
 __all__ = [
     "DEFAULT_ALLOW",
+    "DEFAULT_BENCH_PATH",
+    "ENV_VAR",
+    "BenchSettings",
     "Settings",
+    "add_bench_options",
     "add_options",
     "allow_matcher",
     "resolve",
+    "resolve_bench",
     "split_path_from_leaks",
 ]

@@ -1,13 +1,12 @@
 """Which leaks a test may have: the ``allow_leaks`` marker and the allow-list patterns.
 
-The ``allow_leaks`` marker: its signature, its help line and its parsing.
-
-The marker's arguments are checked against a real function signature
+The ``allow_leaks`` marker: its signature, its help line and its parsing. The
+marker's arguments are checked against a real function signature
 (``allow_leaks_marker``), so the ``--markers`` help and the parser cannot drift
-apart; an unknown kind is a usage error listing the valid ones.
+apart; an unknown kind is a usage error listing the valid ones (the detector
+registry's names, also in the help line).
 
 Allow-list patterns: ``kind:glob`` or a bare ``glob``, matched against a leak's keys.
-
 Patterns from every source add up (the documented default list, the ini file,
 ``[tool.leakbench]``, ``--leaks-allow``); an allowed leak is dropped before any
 grace period is spent.
@@ -66,9 +65,9 @@ def marker_kinds(item: pytest.Item) -> tuple[str, ...] | None:
 
 MARKERS = (
     "allow_leaks(*kinds, reason=''): leakbench: let this test leak the named kinds "
-    "(threads, tasks, processes, fds, patches, warnings, objects, globals); all kinds when "
-    "none named.",
+    f"({', '.join(detectors.known())}); all kinds when none named.",
 )
+"""The ``--markers`` help lines (kinds from the detector registry)."""
 
 
 DEFAULT_ALLOW: tuple[str, ...] = (

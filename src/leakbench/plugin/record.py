@@ -1,28 +1,33 @@
-"""The run's per-test and per-worker record, and the ``--leaks-json`` results file.
+"""The tests record of a run and its ``--leaks-json`` results file: the writer and the reader.
 
-One ``RunRecord`` lives in the process that reports the run: the xdist controller,
+One ``TestsRecord`` lives in the process that reports the run: the xdist controller,
 or the only pytest process. It reads what every test process measured from the
 test reports (the ``leakbench_leaks`` and ``leakbench_memory`` attributes cross
 from xdist workers with the report) and from the workers' summaries (sent
-through ``workeroutput`` when a worker finishes, see ``xdist_support``), so the
-controller writes ONE document for the whole run. A worker that crashed sends no
+through ``workeroutput`` when a worker finishes, see ``leakbench.plugin.xdist``), so
+the controller writes ONE document for the whole run. A worker that crashed sends no
 summary; its entry is rebuilt from its tests' readings and marked ``crashed``,
 and the test it was running keeps xdist's "worker crashed" report as outcome
 ``crashed``. The file is written atomically at the end of the session, also when
 the run was interrupted or a worker died.
 
+``read_tests`` reads the document back (``leakbench workers`` uses it for per-test
+RSS), next to the writer so that the two cannot drift apart.
+
 Schema (``docs/plugin.md``, "Results file")::
 
     {"schema": "leakbench-tests", "schema_version": 1,
      "tests": {nodeid: {"worker", "duration", "outcome", "leaks", "peak_rss",
-                        "rss_growth", "memory_guard"}},
+                        "rss_before", "rss_after", "rss_growth", "memory_guard"}},
      "workers": {id: {"start_rss", "end_rss", "peak_rss", "crashed"}}}
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import pytest
 
@@ -36,7 +41,10 @@ __all__ = [
     "MEMORY_KEY",
     "SCHEMA",
     "SCHEMA_VERSION",
-    "RunRecord",
+    "RecordedTest",
+    "TestsFileError",
+    "TestsRecord",
+    "read_tests",
     "worker_id",
 ]
 
@@ -45,7 +53,7 @@ SCHEMA_VERSION = 1
 LEAKS_ATTR = "leakbench_leaks"
 """Teardown report attribute: the test's leaks as plain dicts."""
 MEMORY_ATTR = "leakbench_memory"
-"""Teardown report attribute: the test's RSS readings (see ``memory_watch``)."""
+"""Teardown report attribute: the test's RSS readings (see ``leakbench.plugin.memory``)."""
 MEMORY_KEY = "leakbench_memory"
 """``workeroutput`` key of a worker's session summary (start, end and peak RSS)."""
 MAIN_WORKER = "main"
@@ -66,8 +74,10 @@ def _report_worker(report: pytest.TestReport) -> str:
     return str(getattr(gateway, "id", MAIN_WORKER))
 
 
-class RunRecord:
+class TestsRecord:
     """Collects every test's outcome, leaks and memory, and every worker's summary."""
+
+    __test__ = False  # a plugin object, not a test class, whatever pytest's name rules say
 
     def __init__(self, path: Path | None, show_memory: bool) -> None:
         self.path = path
@@ -96,6 +106,8 @@ class RunRecord:
                 "outcome": "passed",
                 "leaks": [],
                 "peak_rss": None,
+                "rss_before": None,
+                "rss_after": None,
                 "rss_growth": None,
                 "memory_guard": None,
             }
@@ -111,6 +123,8 @@ class RunRecord:
         memory = getattr(report, MEMORY_ATTR, None)
         if memory:
             rec["peak_rss"] = memory.get("peak_rss")
+            rec["rss_before"] = memory.get("rss_before")
+            rec["rss_after"] = memory.get("rss_after")
             rec["rss_growth"] = memory.get("rss_growth")
             rec["memory_guard"] = memory.get("guard")
             self._note_worker(rec["worker"], memory)
@@ -193,3 +207,85 @@ def _outcome(current: str, report: pytest.TestReport) -> str:
     if report.skipped and when == "setup":
         return "xfailed" if wasxfail else "skipped"
     return current
+
+
+class TestsFileError(ValueError):
+    """A results file that cannot be read, is not JSON, or is not a ``leakbench-tests``
+    document this version reads."""
+
+    __test__ = False
+
+
+@dataclass(frozen=True)
+class RecordedTest:
+    """One test of a ``leakbench-tests`` document, as read back. A reading the document
+    lacks (no ``--leaks-rss``, an older plugin, a test whose reading failed) is None."""
+
+    nodeid: str
+    worker: str
+    outcome: str
+    duration: float | None = None
+    peak_rss: int | None = None
+    rss_before: int | None = None
+    rss_after: int | None = None
+    rss_growth: int | None = None
+    memory_guard: str | None = None
+    leaks: tuple[dict[str, Any], ...] = ()
+
+
+def read_tests(path: Path) -> dict[str, RecordedTest]:
+    """Every test of the results file at ``path``, by node id.
+
+    Raises :class:`TestsFileError` for a file that cannot be read or parsed, of another
+    schema, or of a newer ``schema_version``. Within a document it is tolerant: a field
+    that is missing or of the wrong type reads as None, so that documents of older
+    plugin versions (which wrote fewer fields) read too.
+    """
+    try:
+        doc: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TestsFileError(f"{path}: cannot read a results file ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise TestsFileError(f"{path}: not a {SCHEMA} document")
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
+        raise TestsFileError(
+            f"{path}: {SCHEMA} schema_version {version!r} is not one this leakbench reads "
+            f"(up to {SCHEMA_VERSION})"
+        )
+    tests = doc.get("tests")
+    if not isinstance(tests, dict):
+        raise TestsFileError(f"{path}: 'tests' is not a table of tests")
+    return {
+        nodeid: _recorded(nodeid, rec)
+        for nodeid, rec in tests.items()
+        if isinstance(nodeid, str) and isinstance(rec, dict)
+    }
+
+
+def _recorded(nodeid: str, rec: dict[str, Any]) -> RecordedTest:
+    leaks = rec.get("leaks")
+    duration: object = rec.get("duration")
+    growth: object = rec.get("rss_growth")
+    guard = rec.get("memory_guard")
+    return RecordedTest(
+        nodeid=nodeid,
+        worker=str(rec.get("worker") or MAIN_WORKER),
+        outcome=str(rec.get("outcome") or ""),
+        duration=float(duration) if _is_number(duration) else None,
+        peak_rss=_size(rec.get("peak_rss")),
+        rss_before=_size(rec.get("rss_before")),
+        rss_after=_size(rec.get("rss_after")),
+        rss_growth=int(growth) if _is_number(growth) else None,
+        memory_guard=guard if isinstance(guard, str) else None,
+        leaks=tuple(d for d in leaks if isinstance(d, dict)) if isinstance(leaks, list) else (),
+    )
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _size(value: object) -> int | None:
+    """Bytes (an int >= 0), or None."""
+    return int(value) if _is_number(value) and value >= 0 else None

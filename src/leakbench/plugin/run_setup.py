@@ -1,7 +1,7 @@
 """Registers the run-level plugin objects that ``--leaks-json``, ``--leaks-rss`` and the
 memory guard need, in the processes that need them.
 
-- ``RunRecord`` where the run is reported (the xdist controller, or the only
+- ``TestsRecord`` where the run is reported (the xdist controller, or the only
   process), with ``XdistMerge`` when xdist is installed (its hook specs exist
   only then);
 - ``WorkerMemory`` where tests run (each worker, or the only process);
@@ -18,7 +18,7 @@ import pytest
 from leakbench._util.proc import SelfMemory
 from leakbench.plugin import options, xdist
 from leakbench.plugin.memory import MemoryGuard, TestMemory, WorkerMemory
-from leakbench.plugin.record import RunRecord, worker_id
+from leakbench.plugin.record import TestsRecord, worker_id
 
 __all__ = ["register"]
 
@@ -31,7 +31,7 @@ def register(config: pytest.Config, resolved: options.Settings) -> None:
             raise pytest.UsageError(conflict)
     record = None
     if not hasattr(config, "workerinput"):
-        record = RunRecord(resolved.json_path, show_memory=resolved.rss)
+        record = TestsRecord(resolved.json_path, show_memory=resolved.rss)
         config.pluginmanager.register(record, "leakbench-record")
         if config.pluginmanager.hasplugin("xdist"):  # its hook specs exist only then
             config.pluginmanager.register(xdist.XdistMerge(record), "leakbench-xdist")

@@ -1,10 +1,7 @@
 """Every text the plugin prints: leak sections and summary, memory-guard errors, memory summary.
 
-The per-test leak section and the end-of-run summary:
-
-Reporters read ``Leak`` records (plain data, also after crossing from an xdist
-worker) and never look at live objects.
-
+The per-test leak section and the end-of-run summary by kind read ``Leak`` records
+(plain data, also after crossing from an xdist worker) and never look at live objects.
 The memory guard's error and the end-of-run memory summary both read plain numbers
 (per-test records, worker summaries), never a live process, so the controller of
 an xdist run renders what its workers measured.

@@ -1,8 +1,9 @@
 """What leakbench does for pytest-xdist: worker summaries, the controller's pid, and
 options that cannot work with ``-n``.
 
-Registered only when xdist is installed and distributing (like pytest-randomly's
-xdist hooks), so xdist's hook specs exist when pytest validates ours. Data goes
+``XdistMerge`` is registered (by ``leakbench.plugin.run_setup``) only when xdist is
+installed (like pytest-randomly's xdist hooks), so xdist's hook specs exist when pytest
+validates ours. Data goes
 through xdist's own channels: the controller adds its pid to each worker's
 ``workerinput`` (the total-RSS guard measures the controller's process tree), and
 each worker's session summary comes back in ``workeroutput`` when it finishes.
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from leakbench.plugin.record import MEMORY_KEY, RunRecord
+from leakbench.plugin.record import MEMORY_KEY, TestsRecord
 
 __all__ = [
     "CONTROLLER_PID",
@@ -45,7 +46,7 @@ BENCHMARK_OPTIONS = (
 class XdistMerge:
     """Controller side: pass our pid to the workers, collect their summaries."""
 
-    def __init__(self, record: RunRecord | None) -> None:
+    def __init__(self, record: TestsRecord | None) -> None:
         self.record = record
 
     def pytest_configure_node(self, node: Any) -> None:

@@ -1,4 +1,4 @@
-"""Cell texts shared by the terminal and Markdown reporters, so they cannot drift apart."""
+"""Cell texts shared by the terminal, Markdown and HTML reporters, so they cannot drift apart."""
 
 from __future__ import annotations
 
@@ -101,11 +101,16 @@ def relative(path: str | Path) -> str:
     return str(path)
 
 
+def commit_text(env: Environment, unknown: str = "unknown commit") -> str:
+    """``abcdef1234+dirty``: the commit a reader looks for, short; ``unknown`` without one."""
+    if not env.git_commit:
+        return unknown
+    return env.git_commit[:10] + ("+dirty" if env.git_dirty else "")
+
+
 def side(label: str, env: Environment) -> str:
     """``baselines/x.json (abc1234, Python 3.11.9)``, the path relative to the cwd if inside."""
-    label = relative(label)
-    commit = env.git_commit[:10] + ("+dirty" if env.git_dirty else "") if env.git_commit else "?"
-    return f"{label} ({commit}, Python {env.python_version})"
+    return f"{relative(label)} ({commit_text(env, '?')}, Python {env.python_version})"
 
 
 def summary(c: Comparison) -> str:

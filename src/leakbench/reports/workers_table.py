@@ -1,7 +1,8 @@
 """The ``leakbench workers`` table, group table and JSON document, from records only.
 
-Measure, then render: nothing here runs pytest or samples memory; it reads
-:class:`~leakbench.workers.choose.LevelSummary` and the group advice, so the output can be
+Measure, then render: nothing here runs pytest, samples memory or reads the machine; it
+reads :class:`~leakbench.workers.choose.LevelSummary`, the group advice and the
+:class:`~leakbench.workers.run.Machine` record (RAM, swap, CPUs), so the output can be
 tested with synthetic records.
 """
 
@@ -13,15 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from leakbench._util.sizes import format_size
-from leakbench.workers.choose import LevelSummary, Recommendation, cpu_count, result_label
+from leakbench.workers.choose import LevelSummary, Recommendation, result_label
 from leakbench.workers.groups import GROUP_NAMES, RSS_OPTION, GroupAdvice, Groups
-from leakbench.workers.run import Outcome, RunOptions, pytest_command
+from leakbench.workers.run import Machine, Outcome, RunOptions, pytest_command
 
 __all__ = [
     "SCHEMA",
@@ -38,27 +38,21 @@ __all__ = [
 SCHEMA = "leakbench.workers/1"
 
 
-def ram() -> int:
-    """Total physical memory: what a percentage budget is a percentage of."""
-    return int(psutil.virtual_memory().total)
-
-
-def budget_label(budget: int, text: str) -> str:
+def budget_label(budget: int, text: str, machine: Machine) -> str:
     """``17.7 GiB (75% of 23.5 GiB RAM)``: the bytes, and where they came from."""
     if text.strip().endswith("%"):
-        return f"{format_size(budget)} ({text.strip()} of {format_size(ram())} RAM)"
+        return f"{format_size(budget)} ({text.strip()} of {format_size(machine.ram)} RAM)"
     return format_size(budget)
 
 
-def swap_note() -> str:
+def swap_note(machine: Machine) -> str:
     """What the swap column means here; on a machine without swap it cannot say much."""
-    try:
-        total = int(psutil.swap_memory().total)
-    except (OSError, RuntimeError):
-        total = 0
-    if total == 0:
+    if machine.swap == 0:
         return "this machine has no swap, so the swap column stays 0"
-    return f"swap = growth of the system's used swap during the run ({format_size(total)} total)"
+    return (
+        "swap = growth of the system's used swap during the run "
+        f"({format_size(machine.swap)} total)"
+    )
 
 
 def _workers_cell(level: LevelSummary) -> str:
@@ -173,10 +167,10 @@ def print_groups(
                 "are by time only and 'heavy' stays empty"
             )
         )
-    if split.record is not None and split.record.outcome is not Outcome.PASS:
+    if split.run is not None and split.run.outcome is not Outcome.PASS:
         out.print(
             Text(
-                f"note: the measuring run ended {split.record.outcome}; groups cover "
+                f"note: the measuring run ended {split.run.outcome}; groups cover "
                 "the tests it timed"
             )
         )
@@ -196,6 +190,7 @@ def document(
     budget: int,
     budget_text: str,
     tests: int,
+    machine: Machine,
 ) -> dict[str, Any]:
     """The ``--json`` document: settings, one entry per level with every run, the verdict.
 
@@ -208,8 +203,8 @@ def document(
         "command": pytest_command("<workers>", options),
         "cwd": str(Path.cwd()),
         "tests": tests,
-        "cpus": cpu_count(),
-        "ram": ram(),
+        "cpus": machine.cpus,
+        "ram": machine.ram,
         "memory_budget": budget,
         "memory_budget_text": budget_text,
         "guard": options.limit is not None,

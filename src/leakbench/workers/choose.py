@@ -1,6 +1,6 @@
 """Which worker counts to try, how each level did over its runs, and which one to use.
 
-Pure functions over :class:`~leakbench.workers.RunRecord` lists, so the rule that picks
+Pure functions over :class:`~leakbench.workers.run.PytestRun` lists, so the rule that picks
 the recommended ``-n`` is tested with synthetic records, not with timed suites.
 
 The rule: the fastest level (by median wall time) whose every run passed and whose peak
@@ -12,31 +12,22 @@ one, so the worst run decides.
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from leakbench.workers.run import Outcome, RunRecord
+from leakbench.workers.run import Outcome, PytestRun
 
 __all__ = [
     "LevelSummary",
     "Recommendation",
-    "cpu_count",
     "default_levels",
     "parse_levels",
     "recommend",
     "summarize",
 ]
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on (affinity and cgroup-pinned CI runners included)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def default_levels(maximum: int, cpus: int) -> list[int]:
@@ -71,7 +62,7 @@ class LevelSummary:
     """All runs of one worker count: their outcomes, times and worst memory."""
 
     workers: int
-    runs: tuple[RunRecord, ...]
+    runs: tuple[PytestRun, ...]
     over_budget: bool
     skipped: str = ""
     """Why this level was not run (e.g. a lower level was stopped by the guard)."""
@@ -145,13 +136,13 @@ def result_label(level: LevelSummary) -> str:
 
 
 def summarize(
-    records: Iterable[RunRecord],
+    records: Iterable[PytestRun],
     levels: Sequence[int],
     budget: int,
     skipped: dict[int, str] | None = None,
 ) -> list[LevelSummary]:
     """One summary per level, in level order; ``skipped`` levels carry their reason."""
-    by_level: dict[int, list[RunRecord]] = {level: [] for level in levels}
+    by_level: dict[int, list[PytestRun]] = {level: [] for level in levels}
     for record in records:
         by_level.setdefault(record.workers, []).append(record)
     skipped = skipped or {}

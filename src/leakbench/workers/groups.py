@@ -14,7 +14,6 @@ pass, so neither the instrumentation nor worker contention colours the timed lev
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from leakbench._util.atomic import write_text_atomic
-from leakbench.workers.run import PytestInputError, RunOptions, RunRecord, run_pytest_with_output
+from leakbench.plugin.record import TestsFileError, read_tests
+from leakbench.workers.run import PytestInputError, PytestRun, RunOptions, run_pytest_with_output
 
 __all__ = [
     "GROUP_NAMES",
@@ -104,7 +104,7 @@ class Groups:
     costs: Mapping[str, TestCost]
     rss_measured: bool
     rules: GroupRules
-    record: RunRecord | None = None
+    run: PytestRun | None = None
     """The measuring run (its outcome qualifies the groups)."""
 
     def peak(self, name: str) -> int | None:
@@ -133,55 +133,42 @@ def parse_durations(stdout: str) -> dict[str, float]:
 
 
 def read_test_rss(path: Path) -> dict[str, TestRss]:
-    """Per-test RSS from the plugin's ``--leaks-json`` file (schema ``leakbench-tests``:
-    ``{"tests": {nodeid: {"peak_rss": ..., "rss_before": ...}}}``, see ``run_record``).
+    """Per-test RSS from the plugin's ``--leaks-json`` file (schema ``leakbench-tests``),
+    read with the plugin's own reader, ``leakbench.plugin.record.read_tests``: its
+    ``peak_rss`` and ``rss_before`` per test.
 
     Tolerant on purpose: the file belongs to the plugin, and a test without a reading only
-    means "not measured", never an error. Without ``rss_before`` (plugin versions that do
-    not write it), a test's starting RSS is estimated as the lowest peak of any test in
-    the same process (``worker``): what that process held with the lightest test running.
+    means "not measured", never an error (an unreadable file: nothing measured). Without
+    ``rss_before`` (plugin versions that did not write it), a test's starting RSS is
+    estimated as the lowest peak of any test in the same process (``worker``): what that
+    process held with the lightest test running.
     """
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        measured = [(t, t.peak_rss) for t in read_tests(path).values() if t.peak_rss is not None]
+    except TestsFileError:
         return {}
-    tests = data.get("tests") if isinstance(data, dict) else None
-    if not isinstance(tests, dict):
-        return {}
-    raw: dict[str, tuple[int, int | None, str]] = {}
     lowest: dict[str, int] = {}
-    for nodeid, record in tests.items():
-        if not isinstance(record, dict) or not isinstance(nodeid, str):
-            continue
-        peak, before = _bytes(record.get("peak_rss")), _bytes(record.get("rss_before"))
-        if peak is None:
-            continue
-        worker = str(record.get("worker", ""))
-        raw[nodeid] = (peak, before, worker)
-        lowest[worker] = min(lowest.get(worker, peak), peak)
+    for test, peak in measured:
+        lowest[test.worker] = min(lowest.get(test.worker, peak), peak)
     return {
-        nodeid: TestRss(peak, before if before is not None else lowest[worker])
-        for nodeid, (peak, before, worker) in raw.items()
+        test.nodeid: TestRss(
+            peak, lowest[test.worker] if test.rss_before is None else test.rss_before
+        )
+        for test, peak in measured
     }
-
-
-def _bytes(value: object) -> int | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return int(value)
-    return None
 
 
 def measure(options: RunOptions, rules: GroupRules) -> Groups:
     """Measure every test in one ``-n 0`` run and split them by ``rules``.
 
-    Raises :class:`~leakbench.workers.PytestInputError` like any run.
+    Raises :class:`~leakbench.workers.run.PytestInputError` like any run.
     """
-    costs, rss_measured, record = measure_tests(options)
+    costs, rss_measured, run = measure_tests(options)
     tests = classify(costs, rules.heavy_rss, rules.long_seconds, rss_measured)
-    return Groups(tests, costs, rss_measured, rules, record)
+    return Groups(tests, costs, rss_measured, rules, run)
 
 
-def measure_tests(options: RunOptions) -> tuple[dict[str, TestCost], bool, RunRecord]:
+def measure_tests(options: RunOptions) -> tuple[dict[str, TestCost], bool, PytestRun]:
     """One ``-n 0`` run with durations and per-test RSS: costs per test.
 
     The run asks for ``--leaks-rss``; a pytest whose leakbench plugin predates it refuses
@@ -194,17 +181,17 @@ def measure_tests(options: RunOptions) -> tuple[dict[str, TestCost], bool, RunRe
         leaks_json = Path(tmp) / "leaks.json"
         try:
             rss_options = [RSS_OPTION, f"--leaks-json={leaks_json}"]
-            record, stdout = run_pytest_with_output(0, options, [*durations, *rss_options])
+            run, stdout = run_pytest_with_output(0, options, [*durations, *rss_options])
             rss = True
         except PytestInputError as exc:
             if RSS_OPTION not in str(exc):
                 raise
-            record, stdout = run_pytest_with_output(0, options, durations)
+            run, stdout = run_pytest_with_output(0, options, durations)
             rss = False
         readings = read_test_rss(leaks_json) if rss else {}
     seconds = parse_durations(stdout)
     costs = {n: TestCost(n, secs, readings.get(n)) for n, secs in seconds.items()}
-    return costs, rss and bool(readings), record
+    return costs, rss and bool(readings), run
 
 
 def classify(

@@ -8,8 +8,9 @@ a leaking suite: a run whose tree exceeds the limit is killed at once (its proce
 and every descendant seen), so trying ``-n 16`` cannot take the machine down the way the
 suite itself would.
 
-This module measures and returns records; choosing a level is ``worker_choice``'s job,
-rendering ``worker_report``'s.
+This module measures and returns records (:class:`PytestRun` per run, :class:`Machine` for
+the host); choosing a level is ``leakbench.workers.choose``'s job, rendering
+``leakbench.reports.workers_table``'s, which reads these records and never the machine.
 """
 
 from __future__ import annotations
@@ -27,18 +28,53 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
+import psutil
+
+from leakbench._util.proc import total_ram
 from leakbench._util.process_tree import DEFAULT_INTERVAL, TreeSampler, kill_tree
 
 __all__ = [
     "DEFAULT_INTERVAL",
+    "Machine",
     "Outcome",
     "PytestInputError",
+    "PytestRun",
     "RunOptions",
-    "RunRecord",
     "collect",
+    "cpu_count",
     "pytest_command",
+    "read_machine",
     "run_pytest",
 ]
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (affinity and cgroup-pinned CI runners included)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The host the levels ran on, read once so that the table and the JSON document
+    report the same numbers and no renderer reads the machine itself."""
+
+    ram: int
+    """Total physical memory (bytes): what a percentage budget is a percentage of."""
+    swap: int
+    """Total swap (bytes; 0 when the machine has none or will not say)."""
+    cpus: int
+    """CPUs this process may run on (:func:`cpu_count`)."""
+
+
+def read_machine() -> Machine:
+    """RAM, swap and CPUs of this machine now."""
+    try:
+        swap = int(psutil.swap_memory().total)
+    except (OSError, RuntimeError):
+        swap = 0
+    return Machine(ram=total_ram(), swap=swap, cpus=cpu_count())
 
 
 class Outcome(StrEnum):
@@ -60,8 +96,12 @@ class PytestInputError(Exception):
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    """What one ``pytest -n <workers>`` process did; plain data, JSON-ready via ``to_json``."""
+class PytestRun:
+    """What one ``pytest -n <workers>`` process did; plain data, JSON-ready via ``to_json``.
+
+    (Not the plugin's tests document, ``leakbench.plugin.record``: this is one whole pytest
+    process as ``leakbench workers`` saw it from outside.)
+    """
 
     workers: int
     outcome: Outcome
@@ -129,21 +169,34 @@ def pytest_command(workers: int | str, options: RunOptions, extra: Sequence[str]
     ]
 
 
-def run_pytest(workers: int, options: RunOptions, extra: Sequence[str] = ()) -> RunRecord:
+def run_pytest(workers: int, options: RunOptions, extra: Sequence[str] = ()) -> PytestRun:
     """Run pytest at ``workers`` once, sampling its process tree, and classify the result.
 
     Raises :class:`PytestInputError` on pytest exit 4 or 5. The child gets its own session,
     so Ctrl-C reaches leakbench only, which then kills the whole tree before re-raising.
     """
-    record, _ = run_pytest_with_output(workers, options, extra)
-    return record
+    run, _ = run_pytest_with_output(workers, options, extra)
+    return run
 
 
-def run_pytest_with_output(
-    workers: int, options: RunOptions, extra: Sequence[str] = ()
-) -> tuple[RunRecord, str]:
-    """:func:`run_pytest`, also returning pytest's stdout (the groups pass parses it)."""
-    command = pytest_command(workers, options, extra)
+@dataclass(frozen=True)
+class _Exited:
+    """A finished pytest child: its exit, output, wall time and the tree's sampler."""
+
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    sampler: TreeSampler
+    stopped: Outcome | None
+    """``TIMEOUT`` or ``OVER_BUDGET`` when leakbench stopped the run, else None."""
+
+
+def _execute(command: Sequence[str], options: RunOptions, limit: int | None) -> _Exited:
+    """Run one pytest child the one way every run here is made: in ``options.cwd`` with
+    ``options.env``, no stdin, output to temp files (a pipe would fill up and stall a
+    chatty suite), its own session, its tree sampled and killed above ``limit``, after
+    ``options.timeout`` seconds, and on Ctrl-C/SIGTERM (leave no workers behind)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -155,7 +208,7 @@ def run_pytest_with_output(
             stderr=err,
             start_new_session=hasattr(os, "killpg"),
         )
-        sampler = TreeSampler(proc.pid, options.interval, options.limit)
+        sampler = TreeSampler(proc.pid, options.interval, limit)
         stopped: Outcome | None = None
         try:
             with sampler:
@@ -173,16 +226,24 @@ def run_pytest_with_output(
         stdout, stderr = _read(out), _read(err)
     if sampler.over_limit:
         stopped = Outcome.OVER_BUDGET
-    code = proc.returncode
-    if stopped is None and code in (4, 5):
-        raise PytestInputError(_input_error(code, stdout, stderr))
-    parsed = parse_output(stdout)
-    outcome = stopped or classify(code, parsed.crashed)
-    record = RunRecord(
+    return _Exited(proc.returncode, stdout, stderr, seconds, sampler, stopped)
+
+
+def run_pytest_with_output(
+    workers: int, options: RunOptions, extra: Sequence[str] = ()
+) -> tuple[PytestRun, str]:
+    """:func:`run_pytest`, also returning pytest's stdout (the groups pass parses it)."""
+    done = _execute(pytest_command(workers, options, extra), options, options.limit)
+    code, sampler = done.code, done.sampler
+    if done.stopped is None and code in (4, 5):
+        raise PytestInputError(_input_error(code, done.stdout, done.stderr))
+    parsed = parse_output(done.stdout)
+    outcome = done.stopped or classify(code, parsed.crashed)
+    run = PytestRun(
         workers=workers,
         outcome=outcome,
         exit_code=code,
-        seconds=seconds,
+        seconds=done.seconds,
         peak_rss=sampler.peak_rss,
         controller_rss=sampler.controller_rss,
         hwm_sum=sum(sampler.hwm.values()),
@@ -192,9 +253,9 @@ def run_pytest_with_output(
         summary=parsed.summary,
         failed=parsed.failed,
         crashed=parsed.crashed,
-        detail=_detail(outcome, code, options, stderr),
+        detail=_detail(outcome, code, options, done.stderr),
     )
-    return record, stdout
+    return run, done.stdout
 
 
 def collect(options: RunOptions) -> int:
@@ -204,25 +265,14 @@ def collect(options: RunOptions) -> int:
     error, no tests, a test module that does not import) is reported as one line before
     the progress bar starts, instead of after a first full run.
     """
-    command = pytest_command(0, options, ("--collect-only", "-q"))
-    try:
-        proc = subprocess.run(
-            command,
-            cwd=options.cwd,
-            env=options.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=options.timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise PytestInputError(f"collecting the tests took over {options.timeout:g}s") from exc
-    if proc.returncode in (4, 5):
-        raise PytestInputError(_input_error(proc.returncode, proc.stdout, proc.stderr))
-    if proc.returncode != 0:
-        raise PytestInputError(_collection_error(proc.returncode, proc.stdout, proc.stderr))
-    return _count_collected(proc.stdout)
+    done = _execute(pytest_command(0, options, ("--collect-only", "-q")), options, None)
+    if done.stopped is Outcome.TIMEOUT:
+        raise PytestInputError(f"collecting the tests took over {options.timeout:g}s")
+    if done.code in (4, 5):
+        raise PytestInputError(_input_error(done.code, done.stdout, done.stderr))
+    if done.code != 0:
+        raise PytestInputError(_collection_error(done.code, done.stdout, done.stderr))
+    return _count_collected(done.stdout)
 
 
 _COLLECTED = re.compile(r"^(\d+)(?:/\d+)? tests? collected", re.MULTILINE)

@@ -1,117 +1,320 @@
-"""Run one measurement in a fresh child process, with a repeatable environment.
+"""The one measurement child: ``python -m leakbench.gate.measure.child CONFIG_JSON``.
 
-Why a fresh process per scenario and pass: memray allows one tracker per process, a leaky
-scenario's threads, tasks and caches would distort the next scenario, and import order changes
-what is already allocated. The environment is pinned (``child_env``) because string hashing
-changes dict layouts and so allocation sizes.
+Every measurement runs in a fresh process (why: ``leakbench.gate.measure.spawn``). This
+module holds both halves of that process's protocol, so that what the parent sends and what
+the child answers are read side by side:
 
-Children are pinned to one CPU (``default_cpu``). Measured on this 2-core machine, two runs
-of the thread, httpx and learning scenarios back to back moved the reference-normalised time
-by up to +300% unpinned (a thread start/join or a loopback request costs whatever the
-cross-core wake-up costs at that moment) and by 2-11% pinned; pinned runs also spread the
-per-process medians 5-30% instead of 30-360%. Times are therefore single-core times.
+- Parent side: :func:`run_in_child` starts the child through ``spawn.run_child`` (pinned to
+  a CPU, in its own session, whatever is left of its process group killed afterwards, a
+  timeout, every failure a :class:`~leakbench.gate.measure.spawn.MeasurementError`) and
+  returns the child's decoded answer. One typed call per mode wraps it:
+  :func:`run_memory_pass`, :func:`run_time_pass`, :func:`run_pair_process`,
+  :func:`list_scenarios`.
+- Child side: :func:`main` runs the config's mode and writes the answer as JSON to the file
+  the parent named, inside the parent's temporary directory; the mode's scratch files (an
+  unkept memray capture, the generated pytest-benchmark module) go there too, so they go
+  when it goes. A file rather than stdout, so that whatever a scenario prints cannot garble
+  the answer. The child ends with ``os._exit``, so that threads a leaky scenario left running
+  cannot keep it alive.
 
-A leaky scenario may leave non-daemon threads or child processes behind; the child is started
-in its own session (process group) and, once it has reported, whatever is left of that group
-is killed, so a leak under measurement never outlives ``leakbench bench``.
+The modes:
+
+- ``memory``: the memray pass (``leakbench.gate.measure.memory``), a ``MemoryResult``.
+- ``time``: the pytest-benchmark pass with the interleaved reference
+  (``leakbench.gate.measure.timing.run_benchmark``), a ``TimeResult``.
+- ``pair-time``: one process of an ABBA pair (``leakbench compare-branches``): warm up,
+  calibrate unless a plan is given (``leakbench.gate.measure.plan``), time plain rounds.
+- ``list``: the scenarios of a suites package, so that compare-branches imports each side's
+  suites only in that side's own process.
 """
 
 from __future__ import annotations
 
-import contextlib
+import gc
+import json
 import os
-import signal
-import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal, TypeVar
 
-_DROP = (
-    "PYTHONMALLOC",  # would bypass pymalloc and change what memray sees
-    "PYTHONMALLOCSTATS",
-    "PYTHONTRACEMALLOC",  # tracemalloc adds its own allocations
-    "PYTHONDEVMODE",  # debug allocator hooks
-    "PYTHONASYNCIODEBUG",
-    "PYTEST_ADDOPTS",  # could add -n (xdist) or plugins to the time pass
-    "PYTEST_PLUGINS",
-    "PYTEST_XDIST_WORKER",  # pytest-benchmark disables itself when it sees this
-    "PYTEST_XDIST_WORKER_COUNT",
-    "PYTEST_XDIST_TESTRUNUID",
+from leakbench._util.atomic import write_json_atomic
+from leakbench.gate.measure.plan import (
+    CLEAN_TIME_ITERATIONS,
+    DEFAULT_BUDGET,
+    PAIR_BUDGET,
+    Plan,
+    calibrate,
+    time_iterations_for,
 )
+from leakbench.gate.measure.spawn import MeasurementError, run_child
+from leakbench.gate.measure.timing import run_benchmark, time_rounds
+from leakbench.gate.results import (
+    MemoryResult,
+    ResultsError,
+    TimeResult,
+    memory_from_dict,
+    time_from_dict,
+)
+from leakbench.gate.scenarios import Scenario, discover
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_WARMUP",
+    "Mode",
+    "ScenarioInfo",
+    "list_scenarios",
+    "main",
+    "run_in_child",
+    "run_memory_pass",
+    "run_pair_process",
+    "run_time_pass",
+]
+
+CHILD_MODULE = "leakbench.gate.measure.child"
+DEFAULT_WARMUP = 2
+"""Untracked iterations before the memory pass tracks: first calls fill caches (10-20% more)."""
+DEFAULT_TIMEOUT = 300.0
+"""Seconds before a measurement child is killed."""
+
+Mode = Literal["memory", "time", "pair-time", "list"]
+T = TypeVar("T")
 
 
-class MeasurementError(RuntimeError):
-    """A measurement child failed; ``str()`` names the scenario, the pass and the cause."""
+@dataclass(frozen=True)
+class ScenarioInfo:
+    """What a parent needs of a scenario whose suites it never imports (``list`` mode)."""
+
+    leak_class: str
+    variant: str
+    leaks_memory: bool
+    bench_iterations: int
 
 
-def child_env() -> dict[str, str]:
-    """This process's environment with hashing pinned and allocator/xdist switches removed."""
-    env = {k: v for k, v in os.environ.items() if k not in _DROP}
-    env["PYTHONHASHSEED"] = "0"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+# --------------------------------------------------------------------------- parent side
 
 
-def default_cpu() -> int | None:
-    """The CPU measurements are pinned to: the last one this process may use (None: no
-    pinning possible or useful, e.g. one CPU or no ``sched_setaffinity``)."""
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    allowed = sorted(os.sched_getaffinity(0))
-    return allowed[-1] if len(allowed) > 1 else None
+def run_in_child(
+    mode: Mode,
+    config: Mapping[str, Any],
+    decode: Callable[[dict[str, Any]], T],
+    *,
+    root: Path,
+    timeout: float,
+    what: str,
+    cpu: int | None = None,
+) -> T:
+    """Run ``mode`` with ``config`` in a fresh child (cwd ``root``) and return its answer,
+    decoded by ``decode``.
 
-
-def run_child(
-    argv: Sequence[str], *, cwd: Path, timeout: float, what: str, cpu: int | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python argv...`` (pinned to ``cpu`` if given) and return it; raise
-    :class:`MeasurementError` on failure."""
-    proc = subprocess.Popen(
-        [sys.executable, *argv],
-        cwd=cwd,
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    if cpu is not None:
-        # Set from here, right after the exec: the interpreter needs milliseconds to start, so
-        # no thread of the child exists yet and all of them inherit the mask. (preexec_fn is
-        # unsafe in a parent with threads, and rich's progress bar runs one.)
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(proc.pid, {cpu})
+    ``what`` names the measurement in every :class:`MeasurementError` ("memory pass of x"):
+    a child that fails, hangs or writes no answer, and an answer ``decode`` rejects.
+    """
+    with tempfile.TemporaryDirectory(prefix="leakbench-child-") as tmp:
+        out = Path(tmp) / "answer.json"
+        sent = {**config, "mode": mode, "root": str(root), "out": str(out)}
+        run_child(
+            ["-m", CHILD_MODULE, json.dumps(sent)], cwd=root, timeout=timeout, what=what, cpu=cpu
+        )
+        try:
+            answer = json.loads(out.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise MeasurementError(f"{what}: no result written ({exc})") from None
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        proc.communicate()
-        raise MeasurementError(f"{what}: timed out after {timeout:.0f} s") from None
-    except BaseException:  # Ctrl-C: do not leave the child running
-        _kill_group(proc.pid)
-        proc.wait()
-        raise
-    _kill_group(proc.pid)
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    if proc.returncode != 0:
-        raise MeasurementError(f"{what}: exited with {proc.returncode}: {_tail(out, err)}")
-    return done
+        if not isinstance(answer, dict):
+            raise TypeError("the answer is not a JSON object")
+        return decode(answer)
+    except ResultsError as exc:
+        raise MeasurementError(f"{what}: unexpected answer ({exc.problem})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MeasurementError(f"{what}: unexpected answer ({exc!r})") from None
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+def run_memory_pass(
+    name: str,
+    *,
+    suites: str,
+    root: Path,
+    iterations: int,
+    capture: Path | None,
+    warmup: int = DEFAULT_WARMUP,
+    timeout: float = DEFAULT_TIMEOUT,
+    cpu: int | None = None,
+) -> MemoryResult:
+    """Measure scenario ``name`` under memray; ``capture=None`` keeps no capture file."""
+    what = f"memory pass of {name}"
+    config = {
+        "scenario": name,
+        "suites": suites,
+        "iterations": iterations,
+        "warmup": warmup,
+        "capture": None if capture is None else str(capture),
+    }
+    return run_in_child(
+        "memory",
+        config,
+        lambda a: memory_from_dict(a, what),
+        root=root,
+        timeout=timeout,
+        what=what,
+        cpu=cpu,
+    )
 
 
-def _tail(out: str, err: str) -> str:
-    """The line that says what went wrong: pytest's last ``E`` line, else the last line of
-    stderr (a traceback's exception), else of stdout."""
-    errors = [line[1:].strip() for line in out.splitlines() if line.startswith("E ")]
-    if errors:
-        return errors[-1]
-    for text in (err, out):
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if lines:
-            return lines[-1]
-    return "no output"
+def run_time_pass(
+    name: str,
+    *,
+    suites: str,
+    root: Path,
+    budget: float = DEFAULT_BUDGET,
+    max_iterations: int = CLEAN_TIME_ITERATIONS,
+    plan: Plan | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    cpu: int | None = None,
+) -> TimeResult:
+    """Time scenario ``name`` under pytest-benchmark (never under xdist).
+
+    ``plan`` (``plan.plan_of`` of an earlier process) skips calibration, so that the
+    processes of one scenario run the same rounds and can be pooled (``timing.pool``)."""
+    what = f"time pass of {name}"
+    config = {
+        "scenario": name,
+        "suites": suites,
+        "budget": budget,
+        "max_iterations": max_iterations,
+        "plan": None if plan is None else asdict(plan),
+    }
+    return run_in_child(
+        "time",
+        config,
+        lambda a: time_from_dict(a, what),
+        root=root,
+        timeout=timeout,
+        what=what,
+        cpu=cpu,
+    )
+
+
+def run_pair_process(
+    name: str,
+    *,
+    suites: str,
+    root: Path,
+    plan: Plan | None,
+    what: str = "",
+    timeout: float = DEFAULT_TIMEOUT,
+    cpu: int | None = None,
+) -> tuple[list[float], Plan]:
+    """One ABBA pair process: seconds per iteration of each round, and the plan it ran
+    (``plan=None``: the child calibrates, and the parent reuses its plan for every pair)."""
+    what = what or f"time pair of {name}"
+    config = {
+        "scenario": name,
+        "suites": suites,
+        "plan": None if plan is None else asdict(plan),
+    }
+    return run_in_child(
+        "pair-time", config, _pair_answer, root=root, timeout=timeout, what=what, cpu=cpu
+    )
+
+
+def _pair_answer(answer: dict[str, Any]) -> tuple[list[float], Plan]:
+    return [float(x) for x in answer["rounds"]], Plan(**answer["plan"])
+
+
+def list_scenarios(
+    *, suites: str, root: Path, what: str, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, ScenarioInfo]:
+    """The scenarios ``suites`` defines under ``root``, by name (imported in the child only)."""
+    return run_in_child(
+        "list", {"suites": suites}, _list_answer, root=root, timeout=timeout, what=what
+    )
+
+
+def _list_answer(answer: dict[str, Any]) -> dict[str, ScenarioInfo]:
+    return {name: ScenarioInfo(**info) for name, info in answer["scenarios"].items()}
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def _scenario(config: Mapping[str, Any]) -> Scenario:
+    return discover(config["suites"], Path(config["root"]))[config["scenario"]]
+
+
+def _memory(config: Mapping[str, Any], scratch: Path) -> dict[str, Any]:
+    # Imported here: the parent imports this module too, and must never load memray.
+    from leakbench.gate.measure.memory import measure
+
+    keep = config["capture"] is not None
+    with _scenario(config).session() as iteration:
+        result = measure(
+            iteration,
+            iterations=int(config["iterations"]),
+            warmup=int(config["warmup"]),
+            capture=Path(config["capture"]) if keep else scratch / "capture.bin",
+            root=Path(config["root"]),
+            keep_capture=keep,
+        )
+    return asdict(result)
+
+
+def _time(config: Mapping[str, Any], scratch: Path) -> dict[str, Any]:
+    return asdict(run_benchmark(dict(config), scratch))
+
+
+def _pair_time(config: Mapping[str, Any], scratch: Path) -> dict[str, Any]:
+    scenario = _scenario(config)
+    with scenario.session() as iteration:
+        iteration()  # warm-up: first calls fill caches, and a given plan has no pilot calls
+        if config.get("plan"):
+            plan = Plan(**config["plan"])
+        else:
+            cap = time_iterations_for(scenario)
+            plan = calibrate(iteration, PAIR_BUDGET, cap, reference=False)
+        gc.collect()
+        rounds = time_rounds(iteration, plan)
+    return {"rounds": rounds, "plan": asdict(plan)}
+
+
+def _list(config: Mapping[str, Any], scratch: Path) -> dict[str, Any]:
+    found = discover(config["suites"], Path(config["root"]))
+    return {
+        "scenarios": {
+            name: asdict(ScenarioInfo(s.leak_class, s.variant, s.leaks_memory, s.bench_iterations))
+            for name, s in found.items()
+        }
+    }
+
+
+MODES: dict[str, Callable[[Mapping[str, Any], Path], dict[str, Any]]] = {
+    "memory": _memory,
+    "time": _time,
+    "pair-time": _pair_time,
+    "list": _list,
+}
+"""Each :data:`Mode`'s child-side handler: ``(config, scratch directory) -> answer``."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Child entry point: write the answer and exit 0; print a traceback and exit 1 otherwise."""
+    args = sys.argv[1:] if argv is None else argv
+    code = 1
+    try:
+        config = json.loads(args[0])
+        out = Path(config["out"])
+        write_json_atomic(out, MODES[config["mode"]](config, out.parent))
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,13 +1,14 @@
 """The memory pass: N iterations of a scenario under memray, read back into byte counts.
 
-Protocol (in a fresh process, see ``leakbench.gate.measure.worker``): enter the scenario's
-session, run warm-up iterations (first calls fill caches and are 10-20% heavier), ``gc.collect()``,
-then track N iterations with ``trace_python_allocators=True`` (pymalloc arenas would charge
-small objects to whoever opened the arena). After every tracked iteration we run
-``gc.collect()`` and call :func:`_iteration_mark`, which allocates one block of a size nothing
-else uses; reading the full capture back, the live bytes at each mark give the retained-memory
-series (bytes still held after k iterations, after a collection) without a second tracker or
-tracemalloc. The retained bytes per iteration is a robust slope of that series (:func:`slope`).
+Protocol (in a fresh process: the ``memory`` mode of ``leakbench.gate.measure.child``): enter
+the scenario's session, run warm-up iterations (first calls fill caches and are 10-20%
+heavier), ``gc.collect()``, then track N iterations with ``trace_python_allocators=True``
+(pymalloc arenas would charge small objects to whoever opened the arena). After every tracked
+iteration we run ``gc.collect()`` and call :func:`_iteration_mark`, which allocates one block
+of a size nothing else uses; reading the full capture back, the live bytes at each mark give
+the retained-memory series (bytes still held after k iterations, after a collection) without a
+second tracker or tracemalloc. The retained bytes per iteration is a robust slope of that
+series (:func:`slope`).
 
 Why the full capture format and not ``AGGREGATED_ALLOCATIONS``: aggregated files only keep
 the high-water-mark and leaked snapshots, so neither the per-iteration series nor the total

@@ -11,7 +11,9 @@ scenarios (thread start/join, chromadb's sqlite) moved by 50-400% between runs b
 of a scenario's rounds fell into one phase. Spread over three moments, one bad phase no longer
 owns the median, and the spread it adds shows up in the rounds (so in a comparison's
 confidence interval) instead of as a shifted median. The first process calibrates; the others
-repeat its plan (``timing.plan_of``) so that all rounds are alike and can be pooled.
+repeat its plan (``plan.plan_of``) so that all rounds are alike and can be pooled.
+
+Every pass runs in the one measurement child (``leakbench.gate.measure.child``).
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ from math import ceil
 from pathlib import Path
 
 from leakbench.gate.environment import fingerprint
-from leakbench.gate.measure.timing import DEFAULT_BUDGET, plan_of, pool, run_time_pass
-from leakbench.gate.measure.worker import DEFAULT_WARMUP, run_memory_pass
+from leakbench.gate.measure.child import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_WARMUP,
+    run_memory_pass,
+    run_time_pass,
+)
+from leakbench.gate.measure.plan import DEFAULT_BUDGET, plan_of, time_iterations_for
+from leakbench.gate.measure.timing import pool
 from leakbench.gate.results import MemoryResult, Results, ScenarioResult, TimeResult
 from leakbench.gate.scenarios import Scenario
 
 CAPTURES_DIR = Path(".leakbench") / "captures"
-LEAKY_TIME_ITERATIONS = 200
-CLEAN_TIME_ITERATIONS = 2000
 DEFAULT_TIME_PROCESSES = 3
 
 Progress = Callable[[str], None]
@@ -52,21 +58,14 @@ class BenchOptions:
     time_processes: int = DEFAULT_TIME_PROCESSES
     warmup: int = DEFAULT_WARMUP
     keep_captures: bool = True
-    timeout: float = 300.0
+    timeout: float = DEFAULT_TIMEOUT
     cpu: int | None = None
-    """Pin every child to this CPU (``child.default_cpu()`` in ``leakbench bench``)."""
+    """Pin every child to this CPU (``spawn.default_cpu()`` in ``leakbench bench``)."""
 
 
 def iterations_for(scenario: Scenario, override: int | None = None) -> int:
     """The tracked iteration count: ``override``, else ``scenario.bench_iterations``."""
     return override if override is not None else scenario.bench_iterations
-
-
-def time_iterations_for(scenario: Scenario) -> int:
-    """Cap on the time pass's iterations: the scenario's own, else by variant (see Scenario)."""
-    if scenario.time_max_iterations is not None:
-        return scenario.time_max_iterations
-    return LEAKY_TIME_ITERATIONS if scenario.variant == "leaky" else CLEAN_TIME_ITERATIONS
 
 
 def capture_path(root: Path, scenario: Scenario) -> Path:

@@ -16,29 +16,28 @@ two more pairs, until ``max_time`` seconds or ``max_pairs``, then "inconclusive"
 never a failure). A real +10% sits at this machine's noise floor, so it may end
 inconclusive, which is the honest answer; it must never end PASS.
 
-The child (``python -m leakbench.gate.verdicts.abba CONFIG_JSON``) also lists a side's scenarios,
-so that BASE's suites are imported only in BASE's own process.
+This module only decides. Each process of a pair is the ``pair-time`` mode of the one
+measurement child (``leakbench.gate.measure.child.run_pair_process``), laid out by the one
+round plan (``leakbench.gate.measure.plan``); ``leakbench compare-branches`` wires the two.
 """
 
 from __future__ import annotations
 
-import gc
-import json
-import math
-import os
-import random
 import statistics
-import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
 
-from leakbench.gate.verdicts.bootstrap import RESAMPLES, SEED, bootstrap_medians
+from leakbench.gate.measure.plan import Plan
+from leakbench.gate.verdicts.bootstrap import RESAMPLES, SEED, median_interval
 from leakbench.gate.verdicts.budgets import Budget
-from leakbench.gate.verdicts.records import SEVERITY, MetricComparison, ScenarioComparison, Verdict
+from leakbench.gate.verdicts.records import (
+    MetricComparison,
+    ScenarioComparison,
+    Verdict,
+    metric_order,
+)
+from leakbench.gate.verdicts.rules import acknowledge
 
 __all__ = [
     "DEFAULT_MAX_PAIRS",
@@ -46,8 +45,8 @@ __all__ = [
     "DEFAULT_PAIRS",
     "STATISTICS",
     "Decision",
+    "Measure",
     "PairRun",
-    "Plan",
     "decide",
     "run_pairs",
     "time_metric",
@@ -61,11 +60,6 @@ DEFAULT_MAX_TIME = 30.0
 """Seconds one scenario may spend adding pairs before it is called inconclusive."""
 STEP = 2
 """Pairs added per step: keeps the AB/BA balance."""
-ROUND_SECONDS = 0.002
-"""A round lasts at least this long (timer resolution and per-round overhead negligible)."""
-PROCESS_SECONDS = 0.2
-"""Timed rounds per process last about this long."""
-MIN_ROUNDS, MAX_ROUNDS = 5, 60
 
 
 def low_decile(rounds: Sequence[float]) -> float:
@@ -83,14 +77,6 @@ core's tenant busy (load 8 on 2 cores), A/A pair ratios of the *median* round ti
 0.87-2.58 because a whole process could get half a CPU, while ratios of the 10th percentile
 stayed within 0.955-1.038. Preemption only ever adds time, so a low quantile sees the code's
 own cost and the ratio keeps its power (a +30% change moves every round)."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Rounds and iterations per round, the same for every process of a scenario."""
-
-    iterations: int
-    rounds: int
 
 
 @dataclass(frozen=True)
@@ -128,10 +114,7 @@ def decide(
     ratios: Sequence[float], budget: float, *, seed: int = SEED, resamples: int = RESAMPLES
 ) -> Decision:
     """Median ratio, its bootstrap 95% interval, and the verdict against ``1 + budget``."""
-    median = statistics.median(ratios)
-    meds = sorted(bootstrap_medians(ratios, resamples, random.Random(seed)))
-    low = meds[math.floor(0.025 * (resamples - 1))]
-    high = meds[math.ceil(0.975 * (resamples - 1))]
+    median, low, high = median_interval(ratios, resamples=resamples, seed=seed)
     limit = 1 + budget
     if low > limit:
         verdict = Verdict.REGRESSION
@@ -190,19 +173,12 @@ def run_pairs(
 def time_metric(run: PairRun, budget: Budget, default: Budget) -> MetricComparison:
     """The ABBA decision as the ``time`` row of a scenario (acknowledged overrides shown)."""
     d = run.decision or decide([1.0], budget.time, seed=run.seed)
-    verdict = d.verdict
     note = f"{len(run.base)} ABBA pairs, ratio interval [{d.low:.3f}, {d.high:.3f}]"
-    if verdict is Verdict.INCONCLUSIVE and run.stopped:
+    if d.verdict is Verdict.INCONCLUSIVE and run.stopped:
         note += f"; stopped at {run.stopped}"
-    if budget.reason:
-        by_default = decide(run.ratios or [1.0], default.time, seed=run.seed).verdict
-        if verdict is Verdict.REGRESSION:
-            note += f"; exceeds even the acknowledged budget ({budget.reason})"
-        elif (
-            by_default in (Verdict.REGRESSION, Verdict.INCONCLUSIVE)
-            and SEVERITY[by_default] > SEVERITY[verdict]
-        ):
-            verdict, note = Verdict.ACCEPTED, f"accepted: {budget.reason}; {note}"
+    # The default budget's verdict matters only for a reasoned override (and costs a bootstrap).
+    by_default = decide(run.ratios or [1.0], default.time, seed=run.seed) if budget.reason else d
+    verdict, note = acknowledge(d.verdict, by_default.verdict, budget, note)
     return MetricComparison(
         "time",
         "time",
@@ -221,90 +197,7 @@ def time_metric(run: PairRun, budget: Budget, default: Budget) -> MetricComparis
 
 
 def with_time(s: ScenarioComparison, metric: MetricComparison | None) -> ScenarioComparison:
+    """``s`` with its time row replaced by the ABBA ``metric`` (dropped when None), re-sorted."""
     metrics = [m for m in s.metrics if m.kind != "time"] + ([metric] if metric else [])
-    metrics.sort(key=lambda m: (-SEVERITY[m.verdict], -(m.change or 0.0) if m.gated else 0.0))
+    metrics.sort(key=metric_order)
     return replace(s, metrics=tuple(metrics))
-
-
-# --------------------------------------------------------------------------- child side
-
-
-def _calibrate(iteration: Callable[[], None], cap: int) -> Plan:
-    samples = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        iteration()
-        samples.append(time.perf_counter() - t0)
-    per = max(statistics.median(samples), 1e-7)
-    iterations = max(1, math.ceil(ROUND_SECONDS / per))
-    rounds = int(PROCESS_SECONDS / (per * iterations))
-    rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, rounds, max(1, cap // iterations)))
-    return Plan(iterations, rounds)
-
-
-def time_scenario(config: dict[str, Any]) -> dict[str, Any]:
-    """Child: enter the session, warm up once, run the plan's rounds; seconds per iteration
-    of each round (the parent applies the round statistic) and the plan used."""
-    from leakbench.gate.measure.runner import time_iterations_for
-    from leakbench.gate.scenarios import discover
-
-    scenario = discover(config["suites"], Path(config["root"]))[config["scenario"]]
-    with scenario.session() as iteration:
-        iteration()
-        if config.get("plan"):
-            plan = Plan(**config["plan"])
-        else:
-            plan = _calibrate(iteration, time_iterations_for(scenario))
-        gc.collect()
-        rounds = []
-        for _ in range(plan.rounds):
-            t0 = time.perf_counter()
-            for _ in range(plan.iterations):
-                iteration()
-            rounds.append((time.perf_counter() - t0) / plan.iterations)
-    return {
-        "rounds": rounds,
-        "plan": {"iterations": plan.iterations, "rounds": plan.rounds},
-    }
-
-
-def list_scenarios(config: dict[str, Any]) -> dict[str, Any]:
-    """Child: the side's scenarios and what the parent needs to measure them."""
-    from leakbench.gate.scenarios import discover
-
-    found = discover(config["suites"], Path(config["root"]))
-    return {
-        "scenarios": {
-            name: {
-                "leak_class": s.leak_class,
-                "variant": s.variant,
-                "leaks_memory": s.leaks_memory,
-                "bench_iterations": s.bench_iterations,
-            }
-            for name, s in found.items()
-        }
-    }
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Child entry point: print one JSON line, exit 0; traceback and exit 1 on failure.
-
-    Ends with ``os._exit`` so that threads a leaky scenario left cannot keep it alive.
-    """
-    args = sys.argv[1:] if argv is None else argv
-    code = 1
-    try:
-        config = json.loads(args[0])
-        action = list_scenarios if config["mode"] == "list" else time_scenario
-        print("LEAKBENCH-RESULT " + json.dumps(action(config)))
-        code = 0
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
-if __name__ == "__main__":
-    main()

@@ -25,13 +25,13 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from leakbench._util import sizes
+from leakbench._util.pyproject import PyprojectError, find_pyproject, read_tool_table
 
 DEFAULT_MEMORY_BUDGET = 0.20
 DEFAULT_TIME_BUDGET = 0.10
@@ -194,29 +194,17 @@ def from_table(table: Mapping[str, Any], source: str = "pyproject.toml") -> Budg
     return BudgetConfig(default=default, scenarios=scenarios, gated_metrics=gated, source=source)
 
 
-def find_pyproject(start: Path | None = None) -> Path | None:
-    """The nearest ``pyproject.toml`` at or above ``start`` (default: the cwd)."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def load(path: Path | None = None) -> BudgetConfig:
-    """Read budgets from ``path`` or the nearest ``pyproject.toml``; defaults if none."""
+    """Read budgets from ``path`` or the nearest ``pyproject.toml`` at or above the cwd
+    (``leakbench._util.pyproject``, as the plugin finds its keys); defaults if none."""
     if path is None:
         path = find_pyproject()
         if path is None:
             return BudgetConfig()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BudgetError(f"{path}: cannot read budgets ({exc.strerror or exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise BudgetError(f"{path}: invalid TOML ({exc})") from exc
-    table = data.get("tool", {}).get("leakbench", {})
-    if not isinstance(table, Mapping):
-        raise BudgetError(f"{path} [tool.leakbench]: expected a table")
+        table = read_tool_table(path)
+    except PyprojectError as exc:
+        if exc.problem == "unreadable":
+            raise BudgetError(f"{path}: cannot read budgets ({exc.detail})") from exc
+        raise BudgetError(str(exc)) from exc
     return from_table(table, str(path))

@@ -16,7 +16,14 @@ from typing import Any
 from leakbench.gate.results import Environment
 from leakbench.gate.verdicts.budgets import Budget
 
-__all__ = ["SEVERITY", "Comparison", "MetricComparison", "ScenarioComparison", "Verdict"]
+__all__ = [
+    "SEVERITY",
+    "Comparison",
+    "MetricComparison",
+    "ScenarioComparison",
+    "Verdict",
+    "metric_order",
+]
 
 
 class Verdict(StrEnum):
@@ -66,6 +73,14 @@ class MetricComparison:
         out["interval"] = list(self.interval) if self.interval else None
         out["change"] = _json_float(self.change)
         return out
+
+
+def metric_order(m: MetricComparison) -> tuple[int, float]:
+    """Sort key of a scenario's rows: most severe first, then the largest growth if gated.
+
+    One key for the rows ``rules.compare`` builds and for those ``abba.with_time`` re-sorts
+    after swapping in the ABBA time row, so both orders agree."""
+    return (-SEVERITY[m.verdict], -(m.change or 0.0) if m.gated else 0.0)
 
 
 @dataclass(frozen=True)

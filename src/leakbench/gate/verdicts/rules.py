@@ -30,10 +30,10 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from typing import Any
 
 from leakbench._util.sizes import format_size
 from leakbench.gate.results import Environment, MemoryResult, Results, ScenarioResult, TimeResult
+from leakbench.gate.scenarios import UnknownScenarioError, matching
 from leakbench.gate.verdicts.bootstrap import (
     grouped_change_interval,
     ratio_change_interval,
@@ -46,6 +46,7 @@ from leakbench.gate.verdicts.records import (
     MetricComparison,
     ScenarioComparison,
     Verdict,
+    metric_order,
 )
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "ScenarioComparison",
     "UnknownScenarioError",
     "Verdict",
+    "acknowledge",
     "compare",
     "memory_verdict",
     "pairing",
@@ -63,18 +65,18 @@ __all__ = [
     "time_verdict",
 ]
 
-MIN_ROUNDS = 5
-"""Below this many rounds per side a median's interval means little: inconclusive."""
+MIN_ROUNDS_TO_JUDGE = 5
+"""Below this many rounds per side a median's interval means little: inconclusive.
+
+Not ``leakbench.gate.measure.plan.MIN_ROUNDS`` (the fewest rounds a process *runs*, 10): this
+is the fewest a stored result may *have* and still be judged, whatever produced it (a results
+file of an older leakbench, a test's ``leakbench`` marker, an edited baseline)."""
 PAIRING_LIMITS = (0.5, 2.0)
 """Reference/round duration ratios outside this range make the time ratio unreliable."""
 ENV_TIME_FIELDS = ("cpu_model", "cpu_count", "python_version", "implementation")
 """Fingerprint fields that must match for times to be comparable."""
 PER_ITERATION = "retained_per_iteration"
 COUNT_METRICS = frozenset({"allocations"})
-
-
-class UnknownScenarioError(LookupError):
-    """``--scenario`` named something in neither file."""
 
 
 class EnvironmentKeyError(ValueError):
@@ -152,25 +154,31 @@ def memory_verdict(
     return Verdict.OK
 
 
-def _worse(a: Verdict, b: Verdict) -> bool:
-    return SEVERITY[a] > SEVERITY[b]
-
-
-def _acknowledge(
+def acknowledge(
     effective: Verdict, default: Verdict, budget: Budget, note: str
 ) -> tuple[Verdict, str]:
-    """Mark a pass that only the scenario's reasoned override allowed as ACCEPTED."""
+    """The verdict and note to show when ``budget`` may be a reasoned override.
+
+    ``effective`` is the verdict under ``budget``, ``default`` the one the global budget
+    would give. A pass that only the override allowed (the default would fail or be
+    inconclusive) is ACCEPTED, its note starting ``accepted: <reason>`` (reporters show that
+    note instead of the verdict word); a failure despite the override says it exceeds even
+    the acknowledged budget. Every gate (memory, time, ABBA time pairs) goes through here, so
+    an acknowledged regression reads the same everywhere.
+    """
     if not budget.reason:
         return effective, note
     if effective is Verdict.REGRESSION:
         return effective, _join(note, f"exceeds even the acknowledged budget ({budget.reason})")
-    if default in (Verdict.REGRESSION, Verdict.INCONCLUSIVE) and _worse(default, effective):
-        return Verdict.ACCEPTED, _join(note, f"accepted: {budget.reason}")
+    failing = default in (Verdict.REGRESSION, Verdict.INCONCLUSIVE)
+    if failing and SEVERITY[default] > SEVERITY[effective]:
+        return Verdict.ACCEPTED, _join(f"accepted: {budget.reason}", note)
     return effective, note
 
 
-def _join(a: str, b: str) -> str:
-    return f"{a}; {b}" if a else b
+def _join(*parts: str) -> str:
+    """Note parts, the empty ones left out, separated by ``; ``."""
+    return "; ".join(p for p in parts if p)
 
 
 # --------------------------------------------------------------------------- per metric
@@ -219,7 +227,7 @@ def _compare_memory(
             default_verdict = memory_verdict(b, h, default.memory, default_floor, scale)
             if verdict is Verdict.OK and change is not None and change > budget.memory:
                 note = f"below the {format_size(budget.memory_floor)} floor"
-            verdict, note = _acknowledge(verdict, default_verdict, budget, note)
+            verdict, note = acknowledge(verdict, default_verdict, budget, note)
         out.append(
             MetricComparison(
                 metric,
@@ -248,67 +256,42 @@ def _compare_time(
     if base is None or head is None:
         missing = "BASE" if base is None else "HEAD"
         return _unavailable("time", "time", "ratio", budget.time, f"no time pass in {missing}")
-    common: dict[str, Any] = {
-        "base": base.ratio_median,
-        "head": head.ratio_median,
-        "base_seconds": base.median,
-        "head_seconds": head.median,
-        "budget": budget.time,
-    }
     change = head.ratio_median / base.ratio_median - 1 if base.ratio_median > 0 else None
+
+    def row(
+        verdict: Verdict,
+        note: str,
+        change: float | None = change,
+        interval: tuple[float, float] | None = None,
+    ) -> MetricComparison:
+        """The time row: both sides' median ratio and seconds; gated unless not comparable."""
+        return MetricComparison(
+            "time", "time", "ratio", base.ratio_median, head.ratio_median, change, budget.time,
+            verdict, verdict is not Verdict.NOT_COMPARABLE, interval=interval,
+            base_seconds=base.median, head_seconds=head.median, note=note,
+        )  # fmt: skip
+
     if comparable:
         why_not = time_incomparability(base, head)
         comparable = not why_not
     if not comparable:
-        return MetricComparison(
-            "time",
-            "time",
-            "ratio",
-            change=change,
-            verdict=Verdict.NOT_COMPARABLE,
-            gated=False,
-            note=why_not,
-            **common,
-        )
-    if min(len(base.ratios), len(head.ratios)) < MIN_ROUNDS or base.ratio_median <= 0:
-        return MetricComparison(
-            "time",
-            "time",
-            "ratio",
-            change=change,
-            verdict=Verdict.INCONCLUSIVE,
-            gated=True,
-            note=f"fewer than {MIN_ROUNDS} rounds",
-            **common,
-        )
+        return row(Verdict.NOT_COMPARABLE, why_not)
+    if min(len(base.ratios), len(head.ratios)) < MIN_ROUNDS_TO_JUDGE or base.ratio_median <= 0:
+        return row(Verdict.INCONCLUSIVE, f"fewer than {MIN_ROUNDS_TO_JUDGE} rounds")
     mismatch = [
         f"{side} reference ran {p:.2g}x as long as its rounds"
         for side, p in (("BASE", pairing(base)), ("HEAD", pairing(head)))
         if not PAIRING_LIMITS[0] <= p <= PAIRING_LIMITS[1]
     ]
     if mismatch:
-        note = "; ".join(mismatch) + ": ratios unreliable, re-measure"
-        return MetricComparison(
-            "time", "time", "ratio", change=change, verdict=Verdict.INCONCLUSIVE, gated=True,
-            note=note, **common,
-        )  # fmt: skip
+        return row(Verdict.INCONCLUSIVE, "; ".join(mismatch) + ": ratios unreliable, re-measure")
     point, low, high = grouped_change_interval(
         split_groups(base.ratios, base.process_rounds),
         split_groups(head.ratios, head.process_rounds),
     )
     verdict = time_verdict(low, high, budget.time)
-    verdict, note = _acknowledge(verdict, time_verdict(low, high, default.time), budget, "")
-    return MetricComparison(
-        "time",
-        "time",
-        "ratio",
-        change=point,
-        verdict=verdict,
-        gated=True,
-        interval=(low, high),
-        note=note,
-        **common,
-    )
+    verdict, note = acknowledge(verdict, time_verdict(low, high, default.time), budget, "")
+    return row(verdict, note, change=point, interval=(low, high))
 
 
 def _compare_scenario(
@@ -325,7 +308,7 @@ def _compare_scenario(
         base.memory, head.memory, budget, config.default, config.gated_metrics
     )
     metrics.append(_compare_time(base.time, head.time, budget, config.default, comparable, why_not))
-    metrics.sort(key=lambda m: (-SEVERITY[m.verdict], -(m.change or 0.0) if m.gated else 0.0))
+    metrics.sort(key=metric_order)
     sites = head.memory.top_sites if head.memory else []
     return ScenarioComparison(
         name,
@@ -342,19 +325,6 @@ def environment_differences(base: Environment, head: Environment) -> tuple[str, 
         for name in ENV_TIME_FIELDS
         if getattr(base, name) != getattr(head, name)
     )
-
-
-def _select(names: Sequence[str], base: Results, head: Results) -> set[str]:
-    """Scenario names matching ``names`` (exact name or leak class) on either side."""
-    everything = {**base.scenarios, **head.scenarios}
-    chosen: set[str] = set()
-    for wanted in names:
-        hits = {n for n, s in everything.items() if wanted in (n, s.leak_class)}
-        if not hits:
-            known = ", ".join(sorted(everything)) or "none"
-            raise UnknownScenarioError(f"unknown scenario {wanted!r} (known: {known})")
-        chosen |= hits
-    return chosen
 
 
 def compare(
@@ -378,7 +348,12 @@ def compare(
         raise EnvironmentKeyError(
             f"baseline environment {base.environment.key} is not {head.environment.key}"
         )
-    wanted = _select(scenarios, base, head) if scenarios else None
+    everything = {**base.scenarios, **head.scenarios}
+    wanted = (
+        set(matching(scenarios, {n: s.leak_class for n, s in everything.items()}))
+        if scenarios
+        else None
+    )
     differences = environment_differences(base.environment, head.environment)
     comparable = base.environment.time_comparable(head.environment)
     changed = [d.split(":", 1)[0] for d in differences] or ["environment key"]
@@ -397,7 +372,6 @@ def compare(
     removed = sorted(
         n for n in base.scenarios if n not in head.scenarios and (not wanted or n in wanted)
     )
-    everything = {*base.scenarios, *head.scenarios}
     notes = tuple(
         f"budget override for {name!r} matches no scenario (typo?)"
         for name in sorted(config.scenarios)

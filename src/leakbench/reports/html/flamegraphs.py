@@ -94,7 +94,10 @@ def generate(
     """
     if not captures:
         return {}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a file where the directory should be: a note, not a crash
+        return {name: FlameGraph(None, f"cannot create {out_dir} ({exc})") for name in captures}
     when: datetime | None = None
     if created:
         try:

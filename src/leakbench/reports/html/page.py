@@ -1,8 +1,11 @@
 """The self-contained HTML report: which scenarios leak, how fast, since which commit.
 
 Input is plain data (:class:`ReportInput`: HEAD results, optionally a baseline and the
-:class:`~leakbench.gate.verdicts.records.Comparison` of the two, flame graphs already generated, a
-worker-sizing table); :func:`render` only formats it, like the other reporters. The page
+:class:`~leakbench.gate.verdicts.records.Comparison` of the two, each scenario's
+:class:`~leakbench.gate.verdicts.leaks.LeakJudgement`, HEAD's median time and its interval,
+flame graphs already generated, a worker-sizing table), all computed by ``leakbench report``
+(``leakbench.cli.report``) before rendering; :func:`render` only formats it, like the other
+reporters, so a verdict or a statistic cannot differ between the page and the gate. The page
 reads top-down in the order a reader asks questions: a banner (how many scenarios leak or
 regressed, at which commit, in which environment), a table of the leaking scenarios sorted
 by bytes per iteration (with "new since" the baseline's commit), regressions, then one card
@@ -10,10 +13,8 @@ per scenario grouped by leak class, leaky and clean variants side by side on a s
 scale so the leaky line climbs next to a flat clean one, the baseline's series dashed
 behind HEAD's.
 
-A scenario *leaks* when its retained bytes grow by at least its budget's ``memory_floor``
-over the tracked run (``retained_per_iteration x iterations``), the same floor
-``leakbench compare`` uses, so "leaks" in the report and a memory verdict agree on what is
-noise.
+What *leaks* means (growth over the run against the scenario's ``memory_floor``, the floor
+``leakbench compare`` uses) is decided in ``leakbench.gate.verdicts.leaks``.
 """
 
 from __future__ import annotations
@@ -26,47 +27,46 @@ from pathlib import Path
 
 from leakbench import __version__
 from leakbench._util.sizes import format_size
-from leakbench.gate.results import MemoryResult, Results, ScenarioResult
-from leakbench.gate.verdicts.budgets import BudgetConfig
+from leakbench.gate.results import MemoryResult, Results
+from leakbench.gate.verdicts.leaks import LeakJudgement
 from leakbench.gate.verdicts.records import Comparison, ScenarioComparison, Verdict
 from leakbench.reports import cells
 from leakbench.reports.html.chart import Line, chart
 from leakbench.reports.html.flamegraphs import FlameGraph
-from leakbench.reports.html.parts import commit_text, per_iteration, time_text
+from leakbench.reports.html.parts import MedianInterval, per_iteration, time_text
 from leakbench.reports.html.template import page
 from leakbench.reports.html.workers import WorkersTable, render_workers
 
-__all__ = ["ReportInput", "flame_targets", "growth", "is_leaking", "render"]
+__all__ = ["ReportInput", "flame_targets", "render"]
 
 TOP_SITES = 5
 
 
 @dataclass(frozen=True)
 class ReportInput:
-    """Everything the page shows; built by ``leakbench report`` (or a test)."""
+    """Everything the page shows, every verdict and statistic already computed; built by
+    ``leakbench report`` (``leakbench.cli.report.page_input``) or a test."""
 
     head: Results
     head_label: str
-    config: BudgetConfig = field(default_factory=BudgetConfig)
+    leaks: Mapping[str, LeakJudgement]
+    """HEAD's scenarios judged by ``leakbench.gate.verdicts.leaks.judge_all``."""
+    times: Mapping[str, MedianInterval] = field(default_factory=dict)
+    """HEAD's median seconds per iteration and its 95% interval, per scenario timed."""
     base: Results | None = None
     base_label: str = ""
+    base_leaks: Mapping[str, LeakJudgement] = field(default_factory=dict)
+    """The baseline's scenarios judged the same way (for "new since" / "already in")."""
     comparison: Comparison | None = None
     flames: Mapping[str, FlameGraph] = field(default_factory=dict)
     workers: WorkersTable | None = None
     workers_label: str = ""
     notes: tuple[str, ...] = ()
 
-
-def growth(m: MemoryResult) -> float:
-    """Bytes the scenario retained over its tracked run, from the robust slope."""
-    return m.retained_per_iteration * m.iterations
-
-
-def is_leaking(name: str, s: ScenarioResult, config: BudgetConfig) -> bool:
-    """Retained growth over the run at or above the scenario's memory floor."""
-    if s.memory is None:
-        return False
-    return growth(s.memory) >= config.for_scenario(name, s.budget).memory_floor
+    def leak(self, name: str) -> LeakJudgement:
+        """HEAD's judgement of ``name``; a KeyError means the input was built without it,
+        which would otherwise render a leak as "no leak"."""
+        return self.leaks[name]
 
 
 def _regressed(c: Comparison | None) -> dict[str, ScenarioComparison]:
@@ -75,15 +75,14 @@ def _regressed(c: Comparison | None) -> dict[str, ScenarioComparison]:
     return {s.name: s for s in c.scenarios if s.verdict is Verdict.REGRESSION}
 
 
-def flame_targets(
-    head: Results, config: BudgetConfig, comparison: Comparison | None
-) -> dict[str, str | None]:
-    """``scenario -> capture`` for the scenarios worth a flame graph: leaking or regressed."""
-    regressed = _regressed(comparison)
+def flame_targets(inp: ReportInput) -> dict[str, str | None]:
+    """``scenario -> capture`` for the scenarios worth a flame graph: leaking or regressed
+    (the cards link flame graphs and show top sites for the same scenarios)."""
+    regressed = _regressed(inp.comparison)
     return {
         name: s.memory.capture if s.memory else None
-        for name, s in head.scenarios.items()
-        if is_leaking(name, s, config) or name in regressed
+        for name, s in inp.head.scenarios.items()
+        if inp.leak(name).leaking or name in regressed
     }
 
 
@@ -96,7 +95,7 @@ class _Page:
         self.head = inp.head
         self.regressed = _regressed(inp.comparison)
         self.compared = {s.name: s for s in inp.comparison.scenarios} if inp.comparison else {}
-        self.leaking = [n for n, s in self.head.scenarios.items() if is_leaking(n, s, inp.config)]
+        self.leaking = [n for n in self.head.scenarios if inp.leak(n).leaking]
         self.leaking.sort(key=self._speed)
 
     def _speed(self, name: str) -> tuple[float, str]:
@@ -125,11 +124,12 @@ class _Page:
         if base is not None:
             word = "regression" if regressions == 1 else "regressions"
             parts.append(
-                f"{regressions or 'no'} {word} vs baseline {commit_text(base.environment)}"
+                f"{regressions or 'no'} {word} vs baseline {cells.commit_text(base.environment)}"
             )
         env = self.head.environment
         env_text = (
-            f"commit <code>{escape(commit_text(env))}</code> · measured {escape(self.head.created)}"
+            f"commit <code>{escape(cells.commit_text(env))}</code> · measured "
+            f"{escape(self.head.created)}"
             f" · <code>{escape(env.key)}</code> · {escape(env.implementation)} "
             f"{escape(env.python_version)} · {escape(env.cpu_model)}, {env.cpu_count} CPUs"
             f" · lock <code>{escape(env.lock_hash or 'none')}</code>"
@@ -137,7 +137,7 @@ class _Page:
         if base is not None:
             env_text += (
                 f"<br>baseline <code>{escape(cells.relative(self.inp.base_label))}</code> "
-                f"at commit <code>{escape(commit_text(base.environment))}</code>, measured "
+                f"at commit <code>{escape(cells.commit_text(base.environment))}</code>, measured "
                 f"{escape(base.created)}"
             )
         return (
@@ -178,15 +178,15 @@ class _Page:
 
     def since(self, name: str) -> str:
         base = self.inp.base
-        head_commit = commit_text(self.head.environment)
+        head_commit = cells.commit_text(self.head.environment)
         if base is None:
             return f"at {head_commit} (no baseline)"
         before = base.scenarios.get(name)
         if before is None:
-            return f"new scenario since {commit_text(base.environment)}"
-        if is_leaking(name, before, self.inp.config):
-            return f"already in baseline {commit_text(base.environment)}"
-        return f"new since {commit_text(base.environment)} → {head_commit}"
+            return f"new scenario since {cells.commit_text(base.environment)}"
+        if self.inp.base_leaks[name].leaking:
+            return f"already in baseline {cells.commit_text(base.environment)}"
+        return f"new since {cells.commit_text(base.environment)} → {head_commit}"
 
     def flame_link(self, name: str) -> str:
         flame = self.inp.flames.get(name)
@@ -203,11 +203,12 @@ class _Page:
         rows = []
         for name in self.leaking:
             s = self.head.scenarios[name]
-            assert s.memory is not None
+            grown = self.inp.leak(name).growth
+            assert s.memory is not None and grown is not None
             rows.append(
                 f'<tr><td><a href="#s-{escape(name)}">{escape(name)}</a></td>'
                 f"<td class=num><b>{per_iteration(s.memory.retained_per_iteration)}</b></td>"
-                f"<td class=num>{format_size(growth(s.memory))} / {s.memory.iterations}</td>"
+                f"<td class=num>{format_size(grown)} / {s.memory.iterations}</td>"
                 f"<td class=num>{format_size(s.memory.peak_bytes)}</td>"
                 f"<td>{escape(self.since(name))}</td><td>{self.flame_link(name)}</td></tr>"
             )
@@ -240,22 +241,24 @@ class _Page:
     # ------------------------------------------------------------------ scenario cards
     def lines(self, name: str) -> list[Line]:
         s = self.head.scenarios[name]
-        css = "leaky" if is_leaking(name, s, self.inp.config) else "clean"
+        css = "leaky" if self.inp.leak(name).leaking else "clean"
         out = []
         if self.inp.base is not None:
             before = self.inp.base.scenarios.get(name)
             if before is not None and before.memory is not None and before.memory.series:
-                label = f"baseline {commit_text(self.inp.base.environment)}"
+                label = f"baseline {cells.commit_text(self.inp.base.environment)}"
                 out.append(Line(label, before.memory.series, "base"))
         if s.memory is not None and s.memory.series:
-            out.append(Line(f"HEAD {commit_text(self.head.environment)}", s.memory.series, css))
+            label = f"HEAD {cells.commit_text(self.head.environment)}"
+            out.append(Line(label, s.memory.series, css))
         return out
 
     def card(self, name: str, y_range: tuple[float, float] | None) -> str:
         s = self.head.scenarios[name]
         m = s.memory
         cmp = self.compared.get(name)
-        leaking = is_leaking(name, s, self.inp.config)
+        judgement = self.inp.leak(name)
+        leaking = judgement.leaking
         classes = (
             "card"
             + (" leaking" if leaking else "")
@@ -267,11 +270,12 @@ class _Page:
             badge = '<span class="badge leak">leaks</span>'
         else:
             badge = '<span class="badge ok">no leak</span>'
-        stats = [("time / iteration", *time_text(s, cmp), False)]
+        stats = [("time / iteration", *time_text(cmp, self.inp.times.get(name)), False)]
         if m is not None:
+            assert judgement.growth is not None  # judged from this memory pass
             stats[:0] = [
                 ("retained / iteration", per_iteration(m.retained_per_iteration), "", leaking),
-                (f"over {m.iterations} iterations", format_size(growth(m)), "", leaking),
+                (f"over {m.iterations} iterations", format_size(judgement.growth), "", leaking),
                 ("peak", format_size(m.peak_bytes), "", False),
             ]
         stat_html = "".join(
@@ -293,7 +297,7 @@ class _Page:
                 "before series were recorded); re-run <code>leakbench bench</code> to chart it. "
                 f"Retained at the end: {format_size(m.retained_bytes)}</div>"
             )
-        detail = [self.verdict_text(name, s, cmp)]
+        detail = [self.verdict_text(name, cmp)]
         if leaking or name in self.regressed:
             link = self.flame_link(name)
             if link:
@@ -305,9 +309,8 @@ class _Page:
             f'<div class="detail">{"<br>".join(d for d in detail if d)}</div>{sites}</div>'
         )
 
-    def verdict_text(self, name: str, s: ScenarioResult, cmp: ScenarioComparison | None) -> str:
-        budget = self.inp.config.for_scenario(name, s.budget)
-        floor = f"memory floor {format_size(budget.memory_floor)} over the run"
+    def verdict_text(self, name: str, cmp: ScenarioComparison | None) -> str:
+        floor = f"memory floor {format_size(self.inp.leak(name).floor)} over the run"
         if cmp is None:
             why = "no baseline" if self.inp.base is None else "not in the baseline"
             return f"Verdict: {why}; leak judged against the {floor}."
@@ -389,7 +392,7 @@ class _Page:
             + footer
             + "</main>"
         )
-        return page(f"leakbench report · {commit_text(self.head.environment)}", body)
+        return page(f"leakbench report · {cells.commit_text(self.head.environment)}", body)
 
 
 def render(inp: ReportInput, out_dir: Path) -> str:
