@@ -5,9 +5,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck unit bench lock clean
+.PHONY: setup valgrind test lint typecheck unit bench lock clean
 
-setup: $(STAMP)
+setup: $(STAMP) valgrind
+
+# The instruction pass of `leakbench bench` counts CPU instructions under Valgrind. Installed
+# from Debian's package where this runs as root with apt-get; elsewhere a note (the bench
+# then says in one line that it has no instruction counts, and gates on the rest).
+valgrind:
+	@command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind) >/dev/null 2>&1 \
+	      || echo "valgrind could not be installed; leakbench bench will run without instruction counts"; \
+	  else \
+	    echo "note: valgrind is not installed (apt-get install valgrind); leakbench bench will run without instruction counts"; \
+	  fi; }
 
 # Re-install only when the lock or the project metadata changed.
 $(STAMP): requirements.lock pyproject.toml

@@ -89,6 +89,7 @@ SCENARIOS: list[Scenario] = [
         leaks_memory=True,
         bench_iterations=20,
         time_max_iterations=40,
+        instruction_iterations=5,  # ~75 M instructions, ~2 s each under callgrind
     ),
     Scenario(
         name="chroma.clean",
@@ -99,5 +100,6 @@ SCENARIOS: list[Scenario] = [
         description="client.close() after each use",
         bench_iterations=20,
         time_max_iterations=40,
+        instruction_iterations=5,  # ~75 M instructions, ~2 s each under callgrind
     ),
 ]

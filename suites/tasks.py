@@ -28,8 +28,15 @@ from contextlib import contextmanager
 
 from leakbench import Iteration, Scenario
 
-HEARTBEAT_INTERVAL = 0.5
+HEARTBEAT_INTERVAL = 30.0
+"""Keep-alive every 30 s. (Irrelevant to the leak; a short one made leaked heartbeats fire
+inside the instruction pass's counted window on the wall clock's schedule: 3% spread.)"""
 AUDIT_DELAY = 0.02
+"""How long an audit write takes (the clean variant's call waits for it)."""
+FORGOTTEN_AUDIT_DELAY = 30.0
+"""How long a forgotten audit write takes: a slow store, so the forgotten tasks are still
+pending when the session ends (with 20 ms they finished in later iterations, at moments set
+by the wall clock, which made the instruction count of the counted window move 2-8%)."""
 
 
 class Handler:
@@ -44,8 +51,8 @@ class Handler:
             await asyncio.sleep(HEARTBEAT_INTERVAL)
             self.beats += 1
 
-    async def _audit(self, request_id: int, part: int) -> None:
-        await asyncio.sleep(AUDIT_DELAY if part else 0)
+    async def _audit(self, request_id: int, part: int, delay: float = AUDIT_DELAY) -> None:
+        await asyncio.sleep(delay if part else 0)
         self.audited += 1
 
     async def with_heartbeat(self, request_id: int, cancel: bool) -> int:
@@ -67,7 +74,8 @@ class Handler:
         else:
             for part in range(3):
                 name = f"audit-{request_id}-{part}"
-                asyncio.create_task(self._audit(request_id, part), name=name)  # noqa: RUF006
+                forgotten = self._audit(request_id, part, FORGOTTEN_AUDIT_DELAY)
+                asyncio.create_task(forgotten, name=name)  # noqa: RUF006
         return request_id * 2
 
 

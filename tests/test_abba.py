@@ -6,7 +6,15 @@ import random
 import statistics
 
 from leakbench.gate.measure.plan import Plan
-from leakbench.gate.verdicts.abba import Measure, decide, run_pairs, time_metric
+from leakbench.gate.verdicts.abba import (
+    Measure,
+    cpu_share,
+    decide,
+    probe_metric,
+    run_pairs,
+    time_metric,
+    waiting,
+)
 from leakbench.gate.verdicts.bootstrap import SEED, bootstrap_medians
 from leakbench.gate.verdicts.budgets import Budget
 from leakbench.gate.verdicts.records import Verdict
@@ -87,3 +95,31 @@ def test_acknowledged_time_regression_is_shown() -> None:
     assert metric.verdict is Verdict.ACCEPTED
     assert metric.note.startswith("accepted: new parser is slower by design")
     assert metric.interval is not None and metric.interval[0] > 0.2
+
+
+def test_cpu_share_is_a_high_quantile_so_preemption_does_not_look_like_waiting() -> None:
+    rounds = [1e-3] * 20
+    busy = [1e-3] * 18 + [0.4e-3, 0.3e-3]  # two rounds preempted by another job
+    assert cpu_share(rounds, busy) == 1.0 and not waiting(rounds, busy)
+    asleep = [0.2e-3] * 20  # 80% of every round off the CPU (sleep, I/O, a child process)
+    assert cpu_share(rounds, asleep) == 0.2 and waiting(rounds, asleep)
+    assert cpu_share(rounds, []) is None and waiting(rounds, [])  # unknown: let pairs judge
+
+
+def test_a_given_plan_skips_the_calibration_process() -> None:
+    calls: list[tuple[str, Plan | None]] = []
+
+    def measure(side: str, name: str, plan: Plan | None) -> tuple[float, Plan]:
+        calls.append((side, plan))
+        return 1.0, plan or Plan(1, 10)
+
+    run = run_pairs("x", measure, 0.1, pairs=2, max_pairs=2, plan=Plan(3, 12))
+    assert all(plan == Plan(3, 12) for _, plan in calls) and len(calls) == 4
+    assert run.plan == Plan(3, 12)
+
+
+def test_the_probe_row_shows_both_sides_and_never_gates() -> None:
+    m = probe_metric([2e-3, 2.2e-3], [3e-3, 3.1e-3], min, "one process per side")
+    assert m.verdict is Verdict.INFO and not m.gated and m.budget is None
+    assert m.base_seconds == 2e-3 and m.head_seconds == 3e-3
+    assert m.change is not None and abs(m.change - 0.5) < 1e-9

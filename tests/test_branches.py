@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,7 +114,17 @@ def run(repo: Path, *args: str, timeout: float = 120) -> subprocess.CompletedPro
     )
 
 
-FAST = ("--pairs", "2", "--max-pairs", "2", "--no-pin")
+FAST = ("--pairs", "2", "--max-pairs", "2", "--no-pin", "--no-instructions")
+COUNTED = ("--pairs", "2", "--max-pairs", "2", "--no-pin", "--instruction-iterations", "5")
+needs_valgrind = pytest.mark.skipif(
+    shutil.which("valgrind") is None or shutil.which("callgrind_control") is None,
+    reason="Valgrind is not installed (apt-get install valgrind)",
+)
+
+
+def metrics(done: subprocess.CompletedProcess[str]) -> dict[str, dict[str, object]]:
+    (scenario,) = json.loads(done.stdout)["scenarios"]
+    return {m["metric"]: m for m in scenario["metrics"]}
 
 
 def test_success_reports_both_commits_and_leaves_checkout_alone(repo: Path) -> None:
@@ -127,6 +138,44 @@ def test_success_reports_both_commits_and_leaves_checkout_alone(repo: Path) -> N
     (scenario,) = doc["scenarios"]
     assert {m["metric"] for m in scenario["metrics"]} >= {"time", "retained_per_iteration"}
     assert state(repo) == before
+
+
+@needs_valgrind
+def test_instructions_gate_and_a_second_run_measures_only_head(repo: Path) -> None:
+    write_scenario(repo, work=3900)  # 30% more loop steps than BASE's 3000
+    before = state(repo)
+    first = run(repo, "base", "--format", "json", *COUNTED)
+    assert first.returncode == 1, first.stderr
+    rows = metrics(first)
+    assert rows["instructions"]["verdict"] == "regression" and rows["instructions"]["gated"]
+    assert 0.2 < float(rows["instructions"]["change"]) < 0.4  # type: ignore[arg-type]
+    assert rows["time"]["verdict"] == "info"  # CPU-bound: one probe per side, no pairs
+    assert "time pairs (ABBA)" not in first.stderr
+    assert "instruction pass (BASE)" in first.stderr
+    second = run(repo, "base", "--format", "json", *COUNTED)
+    assert second.returncode == 1, second.stderr
+    for step in ("memory pass (BASE)", "instruction pass (BASE)", "probe (BASE)"):
+        assert step not in second.stderr
+    assert "instruction pass (HEAD)" in second.stderr
+    assert metrics(second)["instructions"]["base"] == rows["instructions"]["base"]
+    assert metrics(second)["instructions"]["head"] == rows["instructions"]["head"]
+    assert any("BASE reused from base-" in n for n in json.loads(second.stdout)["notes"])
+    assert state(repo) == before  # the cache under .leakbench/ is invisible to git
+
+
+@needs_valgrind
+def test_a_sleep_instructions_cannot_see_is_timed_in_abba_pairs(repo: Path) -> None:
+    write_scenario(repo, work=300, sleep=0.004)
+    git(repo, "commit", "-qam", "less work, more waiting")
+    git(repo, "tag", "waits")
+    write_scenario(repo, work=300, sleep=0.012)
+    done = run(repo, "waits", "--format", "json", "--time-only", *COUNTED)
+    assert done.returncode == 1, done.stderr
+    rows = metrics(done)
+    assert rows["instructions"]["verdict"] == "ok"  # sleeping executes ~no instructions
+    assert rows["time"]["verdict"] == "regression" and rows["time"]["gated"]
+    assert "mostly waiting" in str(rows["time"]["note"])
+    assert "time pairs (ABBA)" in done.stderr
 
 
 def test_memory_retained_per_iteration_fails(repo: Path) -> None:

@@ -11,20 +11,21 @@ import pytest
 
 from leakbench.gate.results import TopSite
 from leakbench.gate.verdicts.bootstrap import bootstrap_medians
-from leakbench.gate.verdicts.budgets import Budget, BudgetConfig, from_table
+from leakbench.gate.verdicts.budgets import Budget, BudgetConfig, BudgetError, from_table
 from leakbench.gate.verdicts.records import Comparison, MetricComparison
 from leakbench.gate.verdicts.rules import (
     EnvironmentKeyError,
     UnknownScenarioError,
     Verdict,
     compare,
+    instructions_verdict,
     memory_verdict,
     pairing,
     ratio_change_interval,
     time_verdict,
 )
 from leakbench.reports import json_report
-from test_compare_support import env, memory, results, scenario, timing
+from test_compare_support import counted, env, memory, results, scenario, timing
 
 
 def metric(c: Comparison, name: str, scenario_name: str = "s") -> MetricComparison:
@@ -146,25 +147,126 @@ def test_allocation_churn_is_shown_but_does_not_gate() -> None:
     assert gated.exit_code == 1
 
 
-def test_time_thirty_percent_slower_fails_and_unchanged_passes() -> None:
+def test_instructions_twelve_percent_more_fail_and_five_percent_pass() -> None:
+    base = results({"s": scenario(instructions=counted(1_000_000))})
+    more = compare(base, results({"s": scenario(instructions=counted(1_120_000))}))
+    m = metric(more, "instructions")
+    assert m.verdict is Verdict.REGRESSION and m.gated and more.exit_code == 1
+    assert m.change == pytest.approx(0.12)
+    fine = compare(base, results({"s": scenario(instructions=counted(1_050_000))}))
+    assert metric(fine, "instructions").verdict is Verdict.OK and fine.exit_code == 0
+
+
+def test_instructions_of_a_tiny_scenario_never_fail_below_the_floor() -> None:
+    base = results({"s": scenario(instructions=counted(3_000))})
+    head = results({"s": scenario(instructions=counted(3_900))})  # +30%, +900 < 1000
+    m = metric(compare(base, head), "instructions")
+    assert m.verdict is Verdict.OK and "below the floor of 1,000" in m.note
+    assert instructions_verdict(3_000, 4_100, 0.10, 1_000) is Verdict.REGRESSION
+
+
+def test_instructions_improve_symmetrically() -> None:
+    assert instructions_verdict(1e6, 0.8e6, 0.10, 1_000) is Verdict.IMPROVED
+    assert instructions_verdict(1e6, 0.95e6, 0.10, 1_000) is Verdict.OK
+    assert instructions_verdict(3_000, 1_500, 0.10, 2_000) is Verdict.OK
+
+
+def test_the_instructions_floor_is_a_budget_key() -> None:
+    config = from_table({"instructions_floor": 500_000})
+    base = results({"s": scenario(instructions=counted(1_000_000))})
+    c = compare(base, results({"s": scenario(instructions=counted(1_400_000))}), config)
+    assert metric(c, "instructions").verdict is Verdict.OK and c.exit_code == 0
+
+
+def test_a_bad_instructions_floor_names_its_source_and_a_scenario_may_set_its_own() -> None:
+    with pytest.raises(BudgetError, match="instructions_floor: expected a count >= 0"):
+        from_table({"instructions_floor": "lots"})
+    config = from_table({"scenarios": {"s": {"instructions_floor": 50_000, "reason": "noisy"}}})
+    assert config.for_scenario("s").instructions_floor == 50_000
+    assert config.for_scenario("other").instructions_floor == 1000
+
+
+def test_counts_are_not_compared_across_valgrind_versions_or_iteration_counts() -> None:
+    base = results({"s": scenario(instructions=counted(1e6))})
+    newer = results({"s": scenario(instructions=counted(2e6, version="valgrind-3.22.0"))})
+    m = metric(compare(base, newer), "instructions")
+    assert m.verdict is Verdict.NOT_COMPARABLE and "valgrind-3.22.0" in m.note
+    other_n = results({"s": scenario(instructions=counted(2e6, iterations=10))})
+    m = metric(compare(base, other_n), "instructions")
+    assert m.verdict is Verdict.NOT_COMPARABLE and "iterations differ" in m.note
+    python = results({"s": scenario(instructions=counted(2e6))}, env(python_version="3.11.10"))
+    c = compare(base, python)
+    assert metric(c, "instructions").verdict is Verdict.NOT_COMPARABLE and c.exit_code == 0
+
+
+def test_a_baseline_without_instruction_counts_is_compared_on_what_both_have() -> None:
+    base = results({"s": scenario(memory(4096))})  # a schema-1 baseline: no instructions
+    head = results({"s": scenario(memory(8192), instructions=counted(5e6))})
+    c = compare(base, head)
+    m = metric(c, "instructions")
+    assert m.verdict is Verdict.NOT_COMPARABLE and not m.gated and "BASE" in m.note
+    assert metric(c, "retained_per_iteration").verdict is Verdict.REGRESSION
+    assert any("BASE has no instruction counts" in n and "baseline save" in n for n in c.notes)
+
+
+def test_a_missing_valgrind_costs_the_figure_and_nothing_else() -> None:
+    why = "valgrind is not installed (install it: apt-get install valgrind)"
+    base = results({"s": scenario(instructions=counted(1e6))})
+    head = results({"s": scenario(instructions=counted(None, reason=why))})
+    c = compare(base, head)
+    m = metric(c, "instructions")
+    assert m.verdict is Verdict.NOT_COMPARABLE and why in m.note and c.exit_code == 0
+    assert any(why in n for n in c.notes)
+    assert metric(c, "peak_bytes").verdict is Verdict.OK
+
+
+def test_no_instruction_row_when_neither_side_counted() -> None:
+    c = compare(results({"s": scenario()}), results({"s": scenario()}))
+    assert all(m.metric != "instructions" for s in c.scenarios for m in s.metrics)
+    assert not any("instruction" in n for n in c.notes)
+
+
+def test_wall_time_thirty_percent_slower_warns_but_never_fails_against_a_baseline() -> None:
+    base = results({"s": scenario(time=timing(1.0, seed=1), instructions=counted(1e6))})
+    slow = compare(
+        base, results({"s": scenario(time=timing(1.3, seed=2), instructions=counted(1e6))})
+    )
+    m = metric(slow, "time")
+    assert m.verdict is Verdict.INCONCLUSIVE and not m.gated and slow.exit_code == 0
+    assert m.interval is not None and m.interval[0] > 0.10
+    assert "instructions within budget" in m.note and "waiting" in m.note
+    same = compare(
+        base, results({"s": scenario(time=timing(1.0, seed=3), instructions=counted(1e6))})
+    )
+    assert metric(same, "time").verdict is Verdict.INFO and same.exit_code == 0
+
+
+def test_wall_time_says_when_instructions_grew_too() -> None:
+    base = results({"s": scenario(time=timing(1.0, seed=1), instructions=counted(1e6))})
+    head = results({"s": scenario(time=timing(1.3, seed=2), instructions=counted(1.3e6))})
+    c = compare(base, head)
+    assert "instructions grew too" in metric(c, "time").note
+    assert metric(c, "instructions").verdict is Verdict.REGRESSION and c.exit_code == 1
+
+
+def test_wall_time_without_counts_warns_with_the_reason() -> None:
     base = results({"s": scenario(time=timing(1.0, seed=1))})
-    slow = compare(base, results({"s": scenario(time=timing(1.3, seed=2))}))
-    assert metric(slow, "time").verdict is Verdict.REGRESSION and slow.exit_code == 1
-    same = compare(base, results({"s": scenario(time=timing(1.0, seed=3))}))
-    assert metric(same, "time").verdict is Verdict.OK and same.exit_code == 0
+    head = results({"s": scenario(time=timing(1.3, seed=2))})
+    m = metric(compare(base, head), "time")
+    assert m.verdict is Verdict.INCONCLUSIVE and "no instruction count" in m.note
 
 
-def test_a_change_near_the_budget_is_inconclusive_and_only_warns() -> None:
+def test_a_wall_time_change_near_the_budget_is_only_information() -> None:
     base = results({"s": scenario(time=timing(1.0, seed=1, spread=0.1))})
     head = results({"s": scenario(time=timing(1.1, seed=2, spread=0.1))})
     c = compare(base, head)
     m = metric(c, "time")
-    assert m.verdict is Verdict.INCONCLUSIVE
+    assert m.verdict is Verdict.INFO and not m.gated
     assert m.interval is not None and m.interval[0] < 0.10 < m.interval[1]
-    assert c.exit_code == 0
+    assert c.exit_code == 0 and c.count(Verdict.INCONCLUSIVE) == 0
 
 
-def test_a_reference_much_shorter_than_its_rounds_makes_time_inconclusive() -> None:
+def test_a_reference_much_shorter_than_its_rounds_is_not_judged() -> None:
     """Seen for real: a 0.2 ms reference after 6 ms rounds doubled the ratio of unchanged code."""
     base = results({"s": scenario(time=timing(17.0, seed=1))})
     head = results({"s": scenario(time=timing(33.0, seed=2, units=1))})
@@ -172,24 +274,26 @@ def test_a_reference_much_shorter_than_its_rounds_makes_time_inconclusive() -> N
     assert base_time is not None and pairing(base_time) == pytest.approx(1.0, rel=0.1)
     c = compare(base, head)
     m = metric(c, "time")
-    assert m.verdict is Verdict.INCONCLUSIVE and c.exit_code == 0
+    assert m.verdict is Verdict.INFO and c.exit_code == 0 and m.interval is None
     assert "HEAD reference ran 0.03x as long as its rounds" in m.note
     matched = compare(base, results({"s": scenario(time=timing(33.0, seed=2))}))
-    assert metric(matched, "time").verdict is Verdict.REGRESSION
+    assert metric(matched, "time").verdict is Verdict.INCONCLUSIVE
 
 
-def test_too_few_rounds_are_inconclusive() -> None:
+def test_too_few_rounds_are_not_judged() -> None:
     base = results({"s": scenario(time=timing(1.0, n=3))})
     head = results({"s": scenario(time=timing(2.0, n=3))})
-    assert metric(compare(base, head), "time").verdict is Verdict.INCONCLUSIVE
+    m = metric(compare(base, head), "time")
+    assert m.verdict is Verdict.INFO and "fewer than 5 rounds" in m.note
 
 
 def test_improvements_are_shown_not_failed() -> None:
-    base = results({"s": scenario(memory(8192), timing(1.0, seed=1))})
-    head = results({"s": scenario(memory(2048), timing(0.6, seed=2))})
+    base = results({"s": scenario(memory(8192), timing(1.0, seed=1), instructions=counted(2e6))})
+    head = results({"s": scenario(memory(2048), timing(0.6, seed=2), instructions=counted(1e6))})
     c = compare(base, head)
     assert metric(c, "retained_per_iteration").verdict is Verdict.IMPROVED
-    assert metric(c, "time").verdict is Verdict.IMPROVED
+    assert metric(c, "instructions").verdict is Verdict.IMPROVED
+    assert metric(c, "time").verdict is Verdict.INFO
     assert c.exit_code == 0
 
 
@@ -271,9 +375,11 @@ def test_an_override_applies_only_to_its_scenario() -> None:
 
 def test_a_time_override_with_a_reason_is_accepted() -> None:
     config = BudgetConfig(scenarios={"s": {"time_budget": 0.6, "reason": "new feature"}})
-    base = results({"s": scenario(time=timing(1.0, seed=1))})
-    c = compare(base, results({"s": scenario(time=timing(1.3, seed=2))}), config)
-    assert metric(c, "time").verdict is Verdict.ACCEPTED and c.exit_code == 0
+    base = results({"s": scenario(instructions=counted(1e6))})
+    c = compare(base, results({"s": scenario(instructions=counted(1.3e6))}), config)
+    m = metric(c, "instructions")
+    assert m.verdict is Verdict.ACCEPTED and c.exit_code == 0
+    assert m.note.startswith("accepted: new feature")
 
 
 def test_an_override_for_an_unknown_scenario_is_noted() -> None:
@@ -312,4 +418,4 @@ def test_the_json_document_is_strict_json() -> None:
 
 
 def test_budget_default_is_the_documented_one() -> None:
-    assert Budget() == Budget(memory=0.2, time=0.1, memory_floor=65536)
+    assert Budget() == Budget(memory=0.2, time=0.1, memory_floor=65536, instructions_floor=1000)

@@ -65,7 +65,7 @@ def test_one_process_per_side_is_exactly_the_round_bootstrap() -> None:
     assert grouped_change_interval([a], [b]) == ratio_change_interval(a, b)
 
 
-def test_drift_between_processes_widens_the_interval_so_a_a_never_fails() -> None:
+def test_drift_between_processes_widens_the_interval_so_a_a_never_warns() -> None:
     # Unchanged code; BASE's processes drifted +-12% (a busy phase of the machine).
     base = processes([1.0, 1.12, 0.9], seed=1)
     head = processes([1.13, 1.1, 1.15], seed=2)
@@ -74,18 +74,18 @@ def test_drift_between_processes_widens_the_interval_so_a_a_never_fails() -> Non
     c = compare(results({"s": scenario(time=base)}), results({"s": scenario(time=head)}))
     m = metric(c, "time")
     assert m.interval is not None and m.interval[0] < 0.10 < m.interval[1]
-    assert m.verdict is Verdict.INCONCLUSIVE
+    assert m.verdict is Verdict.INFO  # never gating against a stored baseline, and no warning
     assert c.exit_code == 0
 
 
-def test_a_steady_thirty_percent_slowdown_still_fails_with_three_processes() -> None:
+def test_a_steady_thirty_percent_slowdown_warns_with_three_processes() -> None:
     base = processes([1.0, 1.02, 0.99], seed=3)
     head = processes([1.3, 1.31, 1.29], seed=4)
     c = compare(results({"s": scenario(time=base)}), results({"s": scenario(time=head)}))
     m = metric(c, "time")
-    assert m.verdict is Verdict.REGRESSION
+    assert m.verdict is Verdict.INCONCLUSIVE and not m.gated
     assert m.change == pytest.approx(0.3, abs=0.03)
-    assert c.exit_code == 1
+    assert c.exit_code == 0
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -93,7 +93,7 @@ def test_steady_processes_give_an_a_a_interval_around_zero(seed: int) -> None:
     base = processes([1.0, 1.01, 0.99], seed=seed)
     head = processes([1.0, 0.99, 1.01], seed=seed + 50)
     c = compare(results({"s": scenario(time=base)}), results({"s": scenario(time=head)}))
-    assert metric(c, "time").verdict is Verdict.OK
+    assert metric(c, "time").verdict is Verdict.INFO
 
 
 def test_pinned_and_unpinned_times_are_not_comparable_but_memory_still_gates() -> None:
@@ -138,7 +138,7 @@ def test_a_marker_budget_in_the_results_applies() -> None:
     head = processes([1.3, 1.3, 1.3], seed=6)
     marked = replace(scenario(time=head), budget={"time_budget": 0.5})
     c = compare(results({"s": scenario(time=base)}), results({"s": marked}))
-    assert metric(c, "time").verdict is Verdict.OK
+    assert metric(c, "time").verdict is Verdict.INFO  # +30% is within the marker's +50%
     assert c.scenarios[0].budget.time == 0.5
     assert c.scenarios[0].budget.source == "marker"
     assert c.exit_code == 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from leakbench.gate.results import (
     Environment,
+    InstructionsResult,
     MemoryResult,
     Results,
     ScenarioResult,
@@ -103,16 +104,41 @@ def timing(
     )
 
 
+def counted(
+    per_iteration: float | None = 1_000_000.0,
+    *,
+    iterations: int = 20,
+    reason: str = "",
+    version: str = "valgrind-3.19.0",
+) -> InstructionsResult:
+    """An instruction pass counting ``per_iteration`` (None: no figure, ``reason`` why)."""
+    return InstructionsResult(
+        per_iteration=per_iteration,
+        iterations=iterations,
+        warmup_iterations=2,
+        total=None if per_iteration is None else int(per_iteration * iterations),
+        tool="callgrind",
+        tool_version=version,
+        seconds=3.5,
+        reason=reason if per_iteration is None else "",
+    )
+
+
 def scenario(
-    mem: MemoryResult | None = None, time: TimeResult | None = None, leak_class: str = "threads"
+    mem: MemoryResult | None = None,
+    time: TimeResult | None = None,
+    leak_class: str = "threads",
+    instructions: InstructionsResult | None = None,
 ) -> ScenarioResult:
-    """A clean scenario of ``leak_class`` with the given passes (defaults: both present)."""
+    """A clean scenario of ``leak_class`` with the given passes (defaults: memory and time
+    present, no instruction pass)."""
     return ScenarioResult(
         leak_class=leak_class,
         variant="clean",
         leaks_memory=False,
         memory=mem if mem is not None else memory(),
         time=time if time is not None else timing(),
+        instructions=instructions,
     )
 
 

@@ -79,7 +79,7 @@ def test_a_thousand_objects_appended_to_a_module_list_are_reported_and_a_clean_t
         [
             "*test_keeps_every_order_it_processes leaked 1 resource(s): objects",
             "[[]objects[]] 1000 more test_orders.Order objects alive after the test",
-            "*retained (~* each, asizeof of 50 of them)",
+            "    ~* retained (* objects: the 1000 and what only they hold, counted once)",
             "*held by a list of 1000 items (global test_orders.PROCESSED)",
         ]
     )

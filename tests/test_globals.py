@@ -192,7 +192,7 @@ def test_each_builtin_watch_names_the_test_that_changed_it_and_clean_twins_pass(
             "  test_state.py::test_path: sys.path changed: added 1 entry ('/nowhere')",
             "  test_state.py::test_cwd: cwd changed: * -> '*test_cwd0'",
             "  test_state.py::test_handler: logging changed: "
-            "added 1 handler (app: StreamHandler at *)",
+            "added 1 handler (app: StreamHandler(StringIO, NOTSET))",
         ]
     )
     result.stdout.no_fnmatch_line("*SET_FOR_THE_MODULE*")  # the module fixture's, set and undone

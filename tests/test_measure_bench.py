@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,10 @@ from test_measure_support import write_demo_suite
 SUITE = "leakbench_demo_suites"
 
 
-def bench(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def bench(root: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    if path is not None:
+        env["PATH"] = path
     return subprocess.run(
         [sys.executable, "-m", "leakbench", "bench", "--suites", SUITE, *args],
         cwd=root,
@@ -34,7 +38,7 @@ def demo_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_bench_writes_a_results_file_with_both_passes(demo_root: Path) -> None:
+def test_bench_writes_a_results_file_with_every_pass(demo_root: Path) -> None:
     out = bench(
         demo_root, "grow", "--time-budget", "0.2", "--time-processes", "2", "--out", "r.json",
         "-n", "2",
@@ -57,8 +61,35 @@ def test_bench_writes_a_results_file_with_both_passes(demo_root: Path) -> None:
     assert sum(leaky.time.process_rounds) == len(leaky.time.rounds)
     assert leaky.time.process_rounds[0] == leaky.time.process_rounds[1]
     assert leaky.memory.capture == str(demo_root / ".leakbench" / "captures" / "grow.leaky.bin")
+    if shutil.which("valgrind") and shutil.which("callgrind_control"):
+        assert leaky.instructions is not None and leaky.instructions.iterations == 20
+        assert leaky.instructions.per_iteration is not None, leaky.instructions.reason
+        assert leaky.instructions.per_iteration > 10_000
     latest = demo_root / ".leakbench" / "results" / "latest.json"
     assert json.loads(latest.read_text()) == json.loads((demo_root / "r.json").read_text())
+
+
+def test_without_valgrind_bench_says_so_in_one_line_and_measures_the_rest(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-valgrind-here"
+    empty.mkdir()
+    out = bench(
+        demo_root, "grow.clean", "--time-budget", "0.2", "--time-processes", "1",
+        "--no-compare", path=str(empty),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    said = [line for line in out.stderr.splitlines() if "valgrind" in line]
+    assert said == [
+        "leakbench: note: valgrind is not installed (install it: apt-get install valgrind); no "
+        "instruction counts, so time does not gate against the baseline (memory does)"
+    ]
+    (result,) = load_results(
+        demo_root / ".leakbench" / "results" / "latest.json"
+    ).scenarios.values()
+    assert result.memory is not None and result.time is not None
+    assert result.instructions is not None and result.instructions.per_iteration is None
+    assert "apt-get install valgrind" in result.instructions.reason
 
 
 def test_memory_only_skips_the_time_pass(demo_root: Path) -> None:
@@ -66,7 +97,7 @@ def test_memory_only_skips_the_time_pass(demo_root: Path) -> None:
     assert out.returncode == 0, out.stderr
     results = load_results(demo_root / ".leakbench" / "results" / "latest.json")
     (result,) = results.scenarios.values()
-    assert result.time is None
+    assert result.time is None and result.instructions is None
     assert result.memory is not None and result.memory.iterations == 3
 
 
@@ -126,3 +157,45 @@ def test_sigterm_during_a_pass_exits_130_and_writes_nothing(demo_root: Path) -> 
         assert proc.wait(timeout=60) == 130
     assert "interrupted; nothing was written" in rest
     assert not (demo_root / ".leakbench" / "results").exists()
+
+
+def _children_of(root: Path) -> list[str]:
+    """Command lines of processes still running a measurement child under ``root``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "leakbench.gate.measure.child" in cmdline and str(root) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs Valgrind (apt-get valgrind)")
+def test_sigterm_while_counting_kills_the_valgrind_child_too(demo_root: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leakbench", "bench", "--suites", SUITE, "grow",
+         "--instruction-iterations", "10000000", "--no-compare"],
+        cwd=demo_root, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    with proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the (long) instruction passes run beside the memory passes
+            if "instruction pass" in line:
+                break
+        time.sleep(1.0)
+        proc.terminate()
+        # An unkilled pass of 10 million iterations would run for hours: exiting at all
+        # (within the usual minute) means its Valgrind child was killed.
+        code = proc.wait(timeout=60)
+        rest = proc.stderr.read()
+    assert code == 130, rest
+    assert "interrupted; nothing was written" in rest
+    deadline = time.monotonic() + 10
+    while _children_of(demo_root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _children_of(demo_root) == []

@@ -75,3 +75,45 @@ def write_demo_suite(root: Path) -> str:
     (package / "__init__.py").write_text("")
     (package / "demo.py").write_text(_MODULE.format(leak=LEAK_BYTES))
     return DEMO_PACKAGE
+
+
+WORK_PACKAGE = "leakbench_work_suites"
+
+_WORK_MODULE = '''\
+"""A CPU-bound scenario with a work knob, for the instruction pass's tests."""
+import time
+from contextlib import contextmanager
+
+from leakbench.gate.scenarios import Scenario
+
+WORK = {work}
+PAUSE = {pause}
+
+
+def _spin():
+    s = 0
+    for i in range(WORK):
+        s = (s + i * 7) % 65521  # the same cost per step, whatever WORK is
+    if PAUSE:
+        time.sleep(PAUSE)
+
+
+@contextmanager
+def _session():
+    yield _spin
+
+
+SCENARIOS = [
+    Scenario("work.clean", "work", "clean", (), _session, bench_iterations=4,
+             instruction_iterations=5),
+]
+'''
+
+
+def write_work_suite(root: Path, work: int = 2000, pause: float = 0.0) -> str:
+    """Create (or rewrite) the work-knob package under ``root``; return its import name."""
+    package = root / WORK_PACKAGE
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "work.py").write_text(_WORK_MODULE.format(work=work, pause=pause))
+    return WORK_PACKAGE

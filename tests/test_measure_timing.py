@@ -9,6 +9,7 @@ import pytest
 
 from leakbench.gate.measure import plan, timing
 from leakbench.gate.measure.child import (
+    PairProcess,
     ScenarioInfo,
     list_scenarios,
     run_in_child,
@@ -71,22 +72,24 @@ def test_a_failing_scenario_names_the_error(demo_root: Path) -> None:
 def test_a_pair_process_calibrates_without_a_reference_then_repeats_its_plan(
     demo_root: Path,
 ) -> None:
-    def pair(given: plan.Plan | None) -> tuple[list[float], plan.Plan]:
+    def pair(given: plan.Plan | None) -> PairProcess:
         return run_pair_process(
             "grow.clean", suites="leakbench_demo_suites", root=demo_root, plan=given, timeout=120
         )
 
-    rounds, laid = pair(None)
+    first = pair(None)
+    rounds, laid = first.rounds, first.plan
     assert laid.reference_units == 0 and len(rounds) == laid.rounds
     assert plan.MIN_ROUNDS <= laid.rounds <= plan.MAX_ROUNDS and all(r > 0 for r in rounds)
-    again, same = pair(plan.Plan(2, 11))
-    assert same == plan.Plan(2, 11) and len(again) == 11
+    assert len(first.cpu_rounds) == len(rounds) and all(c >= 0 for c in first.cpu_rounds)
+    again = pair(plan.Plan(2, 11))
+    assert again.plan == plan.Plan(2, 11) and len(again.rounds) == 11
 
 
 def test_a_leaky_pair_process_stays_within_its_iteration_cap(demo_root: Path) -> None:
-    _, laid = run_pair_process(
+    laid = run_pair_process(
         "stuck.leaky", suites="leakbench_demo_suites", root=demo_root, plan=None, timeout=60
-    )
+    ).plan
     assert laid.rounds * laid.iterations <= 20  # stuck.leaky's time_max_iterations
 
 
@@ -94,7 +97,9 @@ def test_the_list_mode_describes_the_scenarios_without_importing_them_here(
     demo_root: Path,
 ) -> None:
     found = list_scenarios(suites="leakbench_demo_suites", root=demo_root, what="listing")
-    assert found["grow.leaky"] == ScenarioInfo("grow", "leaky", True, 8)
+    assert found["grow.leaky"] == ScenarioInfo(
+        "grow", "leaky", True, 8, 20, "leakbench_demo_suites.demo"
+    )
     assert set(found) == {"grow.leaky", "grow.clean", "broken.clean", "stuck.leaky"}
 
 

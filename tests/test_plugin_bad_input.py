@@ -24,19 +24,19 @@ VALID = "valid names: threads, tasks, processes, fds, patches, warnings, objects
         pytest.param(
             ["--leaks", "--leaks-grace", "soon"],
             "",
-            "--leaks-grace: expected a float number, got 'soon'",
+            "--leaks-grace: expected a number of seconds from 0 to 60, got 'soon'",
             id="grace-word",
         ),
         pytest.param(
             ["--leaks", "--leaks-grace=-1"],
             "",
-            "--leaks-grace: expected a finite number >= 0, got '-1'",
+            "--leaks-grace: expected a number of seconds from 0 to 60, got '-1'",
             id="grace-negative",
         ),
         pytest.param(
             ["--leaks"],
             "leaks_grace = nan",
-            "ini option leaks_grace: expected a finite number >= 0, got 'nan'",
+            "ini option leaks_grace: expected a number of seconds from 0 to 60, got 'nan'",
             id="grace-nan",
         ),
         pytest.param(
@@ -69,7 +69,10 @@ def test_a_bad_pyproject_value_is_a_usage_error(leak_project: pytest.Pytester) -
     result = leak_project.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: leakbench: [[]tool.leakbench[]] leaks: expected true/false or detector names"]
+        [
+            "ERROR: leakbench: pyproject.toml [[]tool.leakbench[]] leaks: expected true, false or "
+            "detector names (a comma-separated string or a list of strings), got 3"
+        ]
     )
 
 
@@ -80,21 +83,22 @@ def test_a_bad_pyproject_value_is_a_usage_error(leak_project: pytest.Pytester) -
             ["--leakbench-iterations=many"],
             "",
             "",
-            "--leakbench-iterations: expected a int number, got 'many'",
+            "--leakbench-iterations: expected a whole number above 0, got 'many'",
             id="cli",
         ),
         pytest.param(
             [],
             "leakbench_seconds = 0",
             "",
-            "ini option leakbench_seconds: expected a number above 0, got '0'",
+            "ini option leakbench_seconds: expected a number of seconds above 0, got '0'",
             id="ini",
         ),
         pytest.param(
             [],
             "",
             "leakbench_iterations = -3",
-            "[[]tool.leakbench[]] leakbench_iterations: expected a finite number >= 0, got -3",
+            "pyproject.toml [[]tool.leakbench[]] leakbench_iterations: "
+            "expected a whole number above 0, got -3",
             id="pyproject",
         ),
     ],

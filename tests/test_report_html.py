@@ -21,6 +21,7 @@ from leakbench.cli.main import cli
 from leakbench.cli.report import TIME_RESAMPLES, head_times, page_input
 from leakbench.gate.results import (
     Environment,
+    InstructionsResult,
     MemoryResult,
     Results,
     ScenarioResult,
@@ -175,6 +176,36 @@ def test_baseline_overlay_and_regression(tmp_path: Path) -> None:
     assert "Regressions against the baseline" in page
     assert "1 regression vs baseline bbbbbbbbbb" in page
     assert 'class="banner bad"' in page
+
+
+def test_cards_show_instructions_and_wall_time_in_words(tmp_path: Path) -> None:
+    def counted(per_iteration: float | None, reason: str = "") -> InstructionsResult:
+        return InstructionsResult(
+            per_iteration, 20, 2, None if per_iteration is None else int(per_iteration * 20),
+            "callgrind", "valgrind-3.19.0", 3.0, reason,
+        )  # fmt: skip
+
+    def with_counts(results: Results, figure: float) -> Results:
+        scenarios = dict(results.scenarios)
+        scenarios["threads.leaky"] = replace(
+            scenarios["threads.leaky"], instructions=counted(figure)
+        )
+        scenarios["threads.clean"] = replace(
+            scenarios["threads.clean"], instructions=counted(None, "valgrind is not installed")
+        )
+        return replace(results, scenarios=scenarios)
+
+    base = with_counts(sample_results(commit="b" * 40), 1_000_000)
+    head = with_counts(sample_results(), 1_250_000)
+    comparison = compare(base, head, BudgetConfig())
+    inp = page_input(
+        head, "h.json", BudgetConfig(), base=base, base_label="b.json", comparison=comparison
+    )
+    page = html_page.render(inp, tmp_path)
+    assert "instructions / iteration" in page and "wall time / iteration" in page
+    assert "1.25 M" in page and "+25.0% more vs base (1 M)" in page
+    assert "valgrind is not installed" in page
+    assert "instructions/iter: CPU instructions per iteration counted under Valgrind" in page
 
 
 def test_clean_variant_leaking_turns_the_banner_red(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from leakbench.gate.verdicts.budgets import from_table
 from leakbench.gate.verdicts.records import Comparison
 from leakbench.gate.verdicts.rules import compare
 from leakbench.reports import json_report, markdown, terminal
-from test_compare_support import env, memory, results, scenario, timing
+from test_compare_support import counted, env, memory, results, scenario, timing
 
 SITE = TopSite("suites/httpx_provider.py:42 make|client", 812_000, 1000)
 
@@ -22,7 +22,7 @@ def mixed() -> Comparison:
     config = from_table({"scenarios": {"ack": {"memory_budget": 1.0, "reason": "known, #7"}}})
     base = results(
         {
-            "leaky": scenario(memory(800), timing(1.0, seed=1)),
+            "leaky": scenario(memory(800), timing(1.0, seed=1), instructions=counted(2e6)),
             "ack": scenario(memory(4096), timing(1.0, seed=3)),
             "clean": scenario(memory(0, fixed=300), timing(1.0, seed=5)),
             "gone": scenario(),
@@ -30,7 +30,9 @@ def mixed() -> Comparison:
     )
     head = results(
         {
-            "leaky": scenario(memory(1100, sites=(SITE,)), timing(1.35, seed=2)),
+            "leaky": scenario(
+                memory(1100, sites=(SITE,)), timing(1.35, seed=2), instructions=counted(2.6e6)
+            ),
             "ack": scenario(memory(4096 * 1.5), timing(1.0, seed=4)),
             "clean": scenario(memory(0, fixed=600), timing(1.0, seed=6)),
             "fresh": scenario(),
@@ -53,7 +55,7 @@ def test_the_terminal_table_lists_the_most_regressed_scenario_first() -> None:
     assert "below the 64 KiB floor" in text
     assert "new scenarios (no baseline yet): fresh" in text
     assert "removed scenarios (in BASE only): gone" in text
-    assert "3 regressions" in text  # leaky: retained/iter, retained, time
+    assert "3 regressions" in text  # leaky: retained/iter, retained, instructions
 
 
 def test_informational_metrics_appear_only_when_verbose() -> None:
@@ -64,10 +66,15 @@ def test_informational_metrics_appear_only_when_verbose() -> None:
     assert "allocated" in markdown.render(c, verbose=True)
 
 
-def test_the_time_row_shows_the_interval_and_the_reference_ratio() -> None:
+def test_the_time_rows_say_what_they_measure_in_plain_words() -> None:
     text = render_terminal(mixed())
-    (row,) = [line for line in text.splitlines() if " time " in line and "regression" in line]
-    assert "x)" in row and "[+" in row and "+10%" in row
+    rows = [line for line in text.splitlines() if line.startswith("│")]
+    (row,) = [line for line in rows if "instructions/iter" in line]
+    assert "2 M" in row and "2.6 M" in row and "+30.0% more" in row and "regression" in row
+    (wall,) = [line for line in rows if "wall time/iter" in line and "[+3" in line]
+    assert "ms" in wall and "+36.4% slower" in wall and "instructions grew too" in wall
+    assert "x)" not in text  # no bare reference ratios
+    assert "instructions/iter: CPU instructions per iteration counted under Valgrind" in text
 
 
 def test_names_and_notes_are_not_parsed_as_rich_markup() -> None:
@@ -100,7 +107,7 @@ def test_markdown_notes_environment_differences() -> None:
     base = results({"a": scenario()})
     head = results({"a": scenario()}, env(cpu_model="Other CPU"))
     text = markdown.render(compare(base, head))
-    assert "> time not comparable (cpu_model: Test CPU @ 2.0GHz -> Other CPU)" in text
+    assert "> wall time not comparable (cpu_model: Test CPU @ 2.0GHz -> Other CPU)" in text
 
 
 def test_the_json_report_carries_every_metric_and_the_budget_source() -> None:
@@ -109,6 +116,9 @@ def test_the_json_report_carries_every_metric_and_the_budget_source() -> None:
     assert names[0] == "leaky" and set(names) == {"leaky", "ack", "clean"}
     ack = next(s for s in doc["scenarios"] if s["name"] == "ack")
     assert ack["verdict"] == "accepted" and ack["budget"]["reason"] == "known, #7"
-    assert len(ack["metrics"]) == 6  # five memory metrics and time
+    assert len(ack["metrics"]) == 6  # five memory metrics and wall time (no counts: no row)
+    leaky = next(s for s in doc["scenarios"] if s["name"] == "leaky")
+    row = next(m for m in leaky["metrics"] if m["metric"] == "instructions")
+    assert row["kind"] == "instructions" and row["verdict"] == "regression" and row["gated"]
     assert doc["new"] == ["fresh"] and doc["removed"] == ["gone"]
     assert doc["summary"]["exit_code"] == 1

@@ -54,10 +54,23 @@ def make_results(key: str = "py3.11-linux-x86_64-pyalloc") -> R.Results:
         created="2026-11-21T20:00:00+00:00",
         environment=env,
         scenarios={
-            "demo.leaky": R.ScenarioResult("demo", "leaky", True, memory, time),
+            "demo.leaky": R.ScenarioResult(
+                "demo", "leaky", True, memory, time, instructions=COUNTED
+            ),
             "demo.clean": R.ScenarioResult("demo", "clean", False, None, None),
         },
     )
+
+
+COUNTED = R.InstructionsResult(
+    per_iteration=129_530.5,
+    iterations=20,
+    warmup_iterations=2,
+    total=2_590_610,
+    tool="callgrind",
+    tool_version="valgrind-3.19.0",
+    seconds=4.2,
+)
 
 
 def test_a_written_file_loads_back_equal(tmp_path: Path) -> None:
@@ -159,3 +172,42 @@ def test_fields_added_within_version_1_are_optional() -> None:
     del doc["scenarios"]["demo.leaky"]["budget"]
     time = R.parse_results(doc).scenarios["demo.leaky"].time
     assert time is not None and time.process_rounds == [] and time.reference_units_per_round == 1
+
+
+def test_a_version_1_file_migrates_to_no_instruction_figure(tmp_path: Path) -> None:
+    """Committed baselines of version 1 keep loading; they have no instruction counts."""
+    doc = make_results().to_dict()
+    doc["schema_version"] = 1
+    for scenario in doc["scenarios"].values():
+        del scenario["instructions"]
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(doc))
+    loaded = R.load_results(path)
+    leaky = loaded.scenarios["demo.leaky"]
+    assert leaky.instructions is None and leaky.instructions_per_iteration is None
+    assert leaky.memory == make_results().scenarios["demo.leaky"].memory
+    assert R.SCHEMA_VERSION == 2
+
+
+def test_the_committed_baseline_loads() -> None:
+    baseline = (
+        Path(__file__).resolve().parents[1] / "baselines" / "py3.11-linux-x86_64-pyalloc.json"
+    )
+    loaded = R.load_results(baseline)
+    assert len(loaded.scenarios) >= 20
+
+
+def test_an_instruction_figure_round_trips_and_an_absent_one_needs_its_reason() -> None:
+    doc = make_results().to_dict()
+    counted = doc["scenarios"]["demo.leaky"]["instructions"]
+    assert counted["per_iteration"] == 129_530.5 and counted["reason"] == ""
+    assert R.parse_results(doc).scenarios["demo.leaky"].instructions_per_iteration == 129_530.5
+    counted["per_iteration"] = None
+    with pytest.raises(R.ResultsInvalidError, match=r"instructions\.reason: an absent figure"):
+        R.parse_results(doc)
+    counted["reason"] = "valgrind is not installed (install it: apt-get install valgrind)"
+    absent = R.parse_results(doc).scenarios["demo.leaky"].instructions
+    assert absent is not None and absent.per_iteration is None
+    counted["iterations"] = True
+    with pytest.raises(R.ResultsInvalidError, match=r"instructions\.iterations"):
+        R.parse_results(doc)

@@ -19,6 +19,8 @@ ACCEPTED_FORMS = f"{ABSOLUTE_FORMS}, or a percentage such as 75% (of RAM)"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*$")
+_NEGATIVE = re.compile(r"^\s*-\s*(\d|\.\d)")
+"""``-5 B``, ``-100%``, ``-0.5GiB``: refused as negative, not merely as "not a size"."""
 _UNITS = {
     "b": 1,
     "kb": 1000,
@@ -35,23 +37,33 @@ _UNITS = {
 def parse_size(text: str, total: int | None = None) -> int:
     """Bytes from ``text``; a percentage is taken of ``total`` (e.g. the machine's RAM).
 
-    Raises ``ValueError`` naming the accepted forms for anything else, for a percentage
-    outside (0, 100], and for a percentage when no ``total`` is known.
+    Raises ``ValueError`` naming the accepted forms for anything else, for a negative size
+    or percentage, for a percentage outside (0, 100], and for a percentage when no
+    ``total`` is known.
     """
+    shown = _shown(text)
+    if _NEGATIVE.match(text):
+        raise ValueError(f"{shown}: a size cannot be negative; expected {ACCEPTED_FORMS}")
     match = _SIZE.match(text)
     if match:
         value = float(match.group(1)) * _UNITS[(match.group(2) or "B").lower()]
-        if math.isfinite(value):
-            return int(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{shown}: too large to be a size; expected {ACCEPTED_FORMS}")
+        return int(value)
     match = _PERCENT.match(text)
     if match:
         percent = float(match.group(1))
         if total is None:
-            raise ValueError(f"{text!r}: a percentage needs a total; give {ABSOLUTE_FORMS}")
+            raise ValueError(f"{shown}: a percentage needs a total; give {ABSOLUTE_FORMS}")
         if not 0 < percent <= 100:
-            raise ValueError(f"{text!r}: a percentage must be above 0% and at most 100%")
+            raise ValueError(f"{shown}: a percentage must be above 0% and at most 100%")
         return int(total * percent / 100)
-    raise ValueError(f"{text!r} is not a size; expected {ACCEPTED_FORMS}")
+    raise ValueError(f"{shown} is not a size; expected {ACCEPTED_FORMS}")
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a one-line error, shortened when it is long."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}..."
 
 
 def format_size(n: float | None) -> str:

@@ -1,7 +1,11 @@
-"""``leakbench bench``: measure scenarios (memray + pytest-benchmark), write results, compare.
+"""``leakbench bench``: measure scenarios (memray, callgrind, pytest-benchmark), write results,
+compare.
 
-Each scenario gets a memory pass and a time pass (``leakbench.gate.measure.runner``), each
-in a fresh process (``leakbench.gate.measure.child``). The results document is written
+Each scenario gets a memory pass, an instruction pass (CPU instructions per iteration under
+Valgrind) and a time pass (``leakbench.gate.measure.runner``), each in a fresh process
+(``leakbench.gate.measure.child``). Without Valgrind the run says so in one line (with the
+install command) and goes on: the results then hold no instruction figure, and the comparison
+gates on what it has. The results document is written
 atomically under ``.leakbench/results/`` (and ``--out`` if given) only once every scenario was
 measured, so an interrupted run leaves no partial file (and never touches ``baselines/``).
 The run then ends with ``leakbench compare`` against ``baselines/<environment key>.json`` and
@@ -19,8 +23,9 @@ import click
 
 from leakbench._util.signals import sigterm_as_interrupt
 from leakbench.cli.compare import command as compare_command
-from leakbench.cli.errors import BadInputError
+from leakbench.cli.errors import BadInputError, load_budgets
 from leakbench.cli.progress import Steps
+from leakbench.gate.measure import instructions as valgrind
 from leakbench.gate.measure.plan import DEFAULT_BUDGET
 from leakbench.gate.measure.runner import DEFAULT_TIME_PROCESSES, BenchOptions, run, steps
 from leakbench.gate.measure.spawn import MeasurementError, default_cpu
@@ -49,8 +54,21 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
     callback=_positive,
     help="Tracked iterations per memory pass (default: the scenario's bench_iterations).",
 )
-@click.option("--memory-only", is_flag=True, help="Skip the time pass.")
+@click.option(
+    "--memory-only", is_flag=True, help="Skip the time passes (instructions and wall time)."
+)
 @click.option("--time-only", is_flag=True, help="Skip the memory pass.")
+@click.option(
+    "--instructions/--no-instructions",
+    default=True,
+    help="Count CPU instructions per iteration under Valgrind (default; what time gates on).",
+)
+@click.option(
+    "--instruction-iterations",
+    type=int,
+    callback=_positive,
+    help="Iterations the instruction pass counts (default: each scenario's, else 20).",
+)
 @click.option(
     "--suites", default="suites", show_default=True, help="Package holding scenario modules."
 )
@@ -91,6 +109,8 @@ def command(
     iterations: int | None,
     memory_only: bool,
     time_only: bool,
+    instructions: bool,
+    instruction_iterations: int | None,
     suites: str,
     out: Path | None,
     time_budget: float,
@@ -107,7 +127,15 @@ def command(
     if numprocesses is not None or _addopts_has_xdist():
         click.echo(XDIST_NOTE, err=True)
     root = Path.cwd()
+    load_budgets(None)  # a bad or misspelt [tool.leakbench] key stops before any measuring
     chosen = _choose(suites, root, list(names))
+    count = instructions and not memory_only
+    if count and valgrind.find_valgrind() is None:
+        click.echo(
+            f"leakbench: note: {valgrind.missing()}; no instruction counts, so time does not "
+            "gate against the baseline (memory does)",
+            err=True,
+        )
     with sigterm_as_interrupt():
         options = BenchOptions(
             root=root,
@@ -115,6 +143,8 @@ def command(
             iterations=iterations,
             memory=not time_only,
             time=not memory_only,
+            instructions=count,
+            instruction_iterations=instruction_iterations,
             time_budget=time_budget,
             time_processes=time_processes,
             cpu=default_cpu() if pin else None,

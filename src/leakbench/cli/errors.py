@@ -24,6 +24,7 @@ from leakbench.gate.results import (
 )
 from leakbench.gate.store import FileStore
 from leakbench.gate.verdicts import budgets
+from leakbench.plugin.options import TABLE_KEYS
 
 
 class BadInputError(click.ClickException):
@@ -122,8 +123,9 @@ def load_lenient(path: Path | None, which: str) -> tuple[Results, Path, list[str
 
 
 def load_budgets(path: Path | None) -> budgets.BudgetConfig:
-    """Budgets from ``path`` or the nearest ``pyproject.toml``; a bad one is bad input."""
+    """Budgets from ``path`` or the nearest ``pyproject.toml``; a bad one is bad input, and so
+    is a key of ``[tool.leakbench]`` that neither the gate nor the plugin knows (a typo)."""
     try:
-        return budgets.load(path)
+        return budgets.load(path, TABLE_KEYS)
     except budgets.BudgetError as exc:
         raise BadInputError(f"{exc}; fix the budget in [tool.leakbench]") from exc

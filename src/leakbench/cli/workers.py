@@ -13,14 +13,17 @@ need it. Measure, then render: the machine (RAM, swap, CPUs) is read once here i
 is rendered from records only.
 
 Exit codes: 0 with a recommendation, 1 when no level qualified, 2 on bad input (pytest
-usage error or no tests collected, bad sizes, xdist missing), each a one-line error.
+usage error or no tests collected, a bad option value, xdist missing), each a one-line
+error, 130 on Ctrl-C or SIGTERM (the running suite's process tree killed first).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,13 @@ from leakbench.cli.errors import BadInputError
 from leakbench.cli.progress import Steps
 from leakbench.reports import terminal, workers_table
 from leakbench.workers import groups as grouping
-from leakbench.workers.choose import default_levels, parse_levels, recommend, summarize
+from leakbench.workers.choose import (
+    MAX_WORKERS,
+    default_levels,
+    parse_levels,
+    recommend,
+    summarize,
+)
 from leakbench.workers.groups import GroupAdvice, GroupRules, Groups, LevelFacts
 from leakbench.workers.run import (
     DEFAULT_INTERVAL,
@@ -69,6 +78,43 @@ class SizeParam(click.ParamType[tuple[int, str]]):
         return size, str(value)
 
 
+class Seconds(click.FloatRange):
+    """A number of seconds in a range; ``nan`` and ``inf`` are refused (click's float
+    range lets ``nan`` through every comparison)."""
+
+    name = "SECONDS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
+
+
+MAX_INTERVAL = 10.0
+"""The longest sampling interval: beyond it a run's peak is a guess from a sample or two."""
+
+
+class OneLineErrors(click.Command):
+    """Usage errors (a bad option value, an unknown option) as one ``leakbench: error:``
+    line and exit 2, like every other bad input of the command, instead of click's usage
+    block."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise BadInputError(
+                f"{exc.format_message().rstrip('.')} (see leakbench {self.name} --help)"
+            ) from exc
+
+
 def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
     if value is None:
         return None
@@ -80,6 +126,7 @@ def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> li
 
 @click.command(
     name="workers",
+    cls=OneLineErrors,
     context_settings={"allow_interspersed_args": False},
     epilog="Example: leakbench workers --levels 1,2,4 --repeat 2 -- tests/ -q -k 'not slow'",
 )
@@ -88,14 +135,15 @@ def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> li
     "--levels",
     callback=_levels,
     metavar="N,N,...",
-    help="Worker counts to try, e.g. 1,2,3; 0 = -n 0 (no workers). "
-    "Default: 1, 2, 4, ... up to --max, plus the CPU count.",
+    help="Worker counts to try, e.g. 1,2,3; 0 = -n 0 (no workers); at most "
+    f"{MAX_WORKERS}. Default: 1, 2, 4, ... up to --max, plus the CPU count.",
 )
 @click.option(
     "--max",
     "maximum",
-    type=click.IntRange(min=1),
-    help="Highest worker count of the default levels (default: CPU count x 2).",
+    type=click.IntRange(min=1, max=MAX_WORKERS),
+    help="Highest worker count of the default levels (default: CPU count x 2; "
+    f"at most {MAX_WORKERS}).",
 )
 @click.option(
     "--repeat",
@@ -119,7 +167,7 @@ def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> li
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Seconds(min=0, min_open=True),
     metavar="SECONDS",
     help="Kill a run after this long and count it as a timeout.",
 )
@@ -144,17 +192,17 @@ def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> li
 )
 @click.option(
     "--long-seconds",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=1.0,
     show_default=True,
     help="--groups: a test that takes this long (setup+call+teardown) is long.",
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.005),
+    type=Seconds(min=0.005, max=MAX_INTERVAL),
     default=DEFAULT_INTERVAL,
     show_default=True,
-    help="Seconds between samples of the process tree's memory.",
+    help=f"Seconds between samples of the process tree's memory (at most {MAX_INTERVAL:g}).",
 )
 def command(
     pytest_args: tuple[str, ...],
@@ -172,23 +220,28 @@ def command(
 ) -> None:
     """Run the pytest suite at several -n levels and recommend the fastest that passes
     every run within the memory budget. Exit 0 with a recommendation, 1 without, 2 on
-    bad input."""
+    bad input, 130 when interrupted."""
     if levels is not None and maximum is not None:
-        raise click.UsageError("--levels and --max exclude each other")
+        raise BadInputError("--levels and --max exclude each other")
     _check_args(pytest_args)
-    machine = read_machine()
-    cpus = machine.cpus
-    chosen = levels if levels is not None else default_levels(maximum or cpus * 2, cpus)
-    budget, budget_text = memory_budget
-    budget_label = workers_table.budget_label(budget, budget_text, machine)
-    options = RunOptions(
-        args=pytest_args,
-        python=sys.executable,
-        interval=interval,
-        limit=budget if guard else None,
-        timeout=timeout,
-    )
-    with sigterm_as_interrupt():
+    with _interrupt_exits_130():
+        machine = read_machine()
+        cpus = machine.cpus
+        default_max = min(cpus * 2, MAX_WORKERS)
+        chosen = (
+            levels
+            if levels is not None
+            else default_levels(maximum or default_max, min(cpus, MAX_WORKERS))
+        )
+        budget, budget_text = memory_budget
+        budget_label = workers_table.budget_label(budget, budget_text, machine)
+        options = RunOptions(
+            args=pytest_args,
+            python=sys.executable,
+            interval=interval,
+            limit=budget if guard else None,
+            timeout=timeout,
+        )
         rules = GroupRules(heavy_rss[0], long_seconds, heavy_rss[1]) if groups else None
         try:
             tests = collect(options)
@@ -221,6 +274,22 @@ def command(
                 raise BadInputError(f"{json_path}: cannot write the JSON ({exc})") from exc
             out.print(Text(f"json: {json_path}"))
         raise SystemExit(0 if recommendation.workers is not None else 1)
+
+
+@contextlib.contextmanager
+def _interrupt_exits_130() -> Iterator[None]:
+    """Ctrl-C or SIGTERM: one line and exit 130, never click's "Aborted!" and exit 1 (which
+    would read as "no recommendation"). The running suite's process tree is killed before the
+    interrupt gets here (``leakbench.workers.run``)."""
+    with sigterm_as_interrupt():
+        try:
+            yield
+        except KeyboardInterrupt:
+            click.echo(
+                "leakbench: interrupted; the running pytest and its workers were stopped",
+                err=True,
+            )
+            raise SystemExit(130) from None
 
 
 def _check_args(args: Sequence[str]) -> None:

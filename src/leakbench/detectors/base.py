@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -63,6 +63,11 @@ class Detector(ABC, Generic[S]):
     only after the teardown report, would be counted as the test's leak: the plugin then
     drops its references to them before ``find``."""
 
+    looks_first: ClassVar[bool] = False
+    """True when ``find`` must run before the other detectors' finds: it counts live
+    objects, and their finds create objects of their own (reading a singleton's
+    attributes materialises its instance dict)."""
+
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
         self.graces_spent = 0
@@ -101,8 +106,11 @@ class Detector(ABC, Generic[S]):
         """
         return None
 
-    def attach(self, log: list[warnings.WarningMessage] | None) -> None:
-        """Read the current test's warnings from ``log`` (None: the test is over).
+    def attach(
+        self, log: list[warnings.WarningMessage] | None, filters: Sequence[Any] = ()
+    ) -> None:
+        """Read the current test's warnings from ``log`` (None: the test is over);
+        ``filters`` is the test's ``warnings.filters`` before the plugin added its own.
 
         Called only on detectors with ``receives_warnings``; a no-op otherwise.
         """

@@ -9,6 +9,10 @@ only for the few fds that are new, so clean tests never pay for it.
 
 Fds are compared by number: an fd the test closed and whose number was reused by
 a new one is missed, which is the price of not reading every link per test.
+
+Ownership: an fd that a library's module state holds (multiprocessing's resource
+tracker keeps the write end of its pipe in ``_resource_tracker._fd`` for the life of
+the process) is that module's, not the test's (``leakbench.detectors.ownership``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from leakbench.detectors import ownership
 from leakbench.detectors.base import AllowFn, Detector
 from leakbench.detectors.leak import Leak
 
@@ -269,6 +274,11 @@ class FdsDetector(Detector[frozenset[str]]):
             return []
         leaks = self._describe_all(new)
         kept = {fd: new[fd] for fd, leak in leaks.items() if not allowed(leak)}
+        if kept:
+            held = ownership.held_fds(int(fd) for fd in kept if fd.isdigit())
+            kept = {
+                fd: target for fd, target in kept.items() if not fd.isdigit() or int(fd) not in held
+            }
         if not kept:
             return []
         # A server thread closing its end of a connection the test just closed, a

@@ -150,11 +150,16 @@ def _cwd() -> Fingerprint:
 
 
 def _handlers() -> Fingerprint:
-    """(logger name, handlers) of every logger that has handlers.
+    """(logger name, handler description) -> how many such handlers, for every logger
+    that has handlers.
 
-    pytest's capture handlers come and go with each phase, and a ``NullHandler`` is
-    what libraries add to their logger when first imported (which may happen inside
-    a test) and does nothing: neither is a change that can reach another test.
+    Handlers are compared by what they do, not by identity: ``logging.config.dictConfig``
+    replaces every handler with an equivalent new object each time it runs (frameworks
+    run it on every app or config creation), which changes nothing another test can see.
+    A handler's description is its class, level, target (file, stream, address), formatter
+    and filters. pytest's capture handlers come and go with each phase, and a
+    ``NullHandler`` is what libraries add to their logger when first imported (which may
+    happen inside a test) and does nothing: neither is a change that can reach another test.
     """
     loggers: list[tuple[str, logging.Logger]] = [("root", logging.getLogger())]
     loggers += [
@@ -164,22 +169,36 @@ def _handlers() -> Fingerprint:
     ]
     found: dict[str, object] = {}
     for name, lg in loggers:
-        mine = [
-            h
-            for h in lg.handlers
-            if not type(h).__module__.startswith("_pytest") and type(h) is not logging.NullHandler
-        ]
-        for handler in mine:
-            found[f"{name}: {_describe_handler(handler)} at {id(handler):#x}"] = (
-                "<id>",
-                id(handler),
-            )
+        for handler in list(lg.handlers):
+            if (
+                type(handler).__module__.startswith("_pytest")
+                or type(handler) is logging.NullHandler
+            ):
+                continue
+            key = f"{name}: {_describe_handler(handler)}"
+            count = found.get(key, 0)
+            found[key] = (count if isinstance(count, int) else 0) + 1
     return ("map", found)
 
 
 def _describe_handler(handler: logging.Handler) -> str:
+    """What a handler does: class, target, level, formatter and filters (not its identity)."""
+    parts = [logging.getLevelName(handler.level)]
     target = getattr(handler, "baseFilename", None)
-    return f"{type(handler).__name__}({target})" if target else type(handler).__name__
+    if target is None:
+        stream = getattr(handler, "stream", None)
+        if stream is not None:
+            target = getattr(stream, "name", None) or type(stream).__name__
+    if target is None and hasattr(handler, "host"):
+        target = f"{getattr(handler, 'host', '')}:{getattr(handler, 'port', '')}"
+    formatter = handler.formatter
+    if formatter is not None:
+        fmt = getattr(formatter, "_fmt", None)
+        parts.append(f"format={fmt!r}" if fmt else type(formatter).__name__)
+    if handler.filters:
+        parts.append("filters=" + ",".join(type(f).__name__ for f in handler.filters))
+    where = f"{target}, " if target else ""
+    return f"{type(handler).__name__}({where}{', '.join(parts)})"
 
 
 def _filters() -> Fingerprint:

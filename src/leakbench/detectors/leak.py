@@ -26,6 +26,9 @@ class Leak:
     """True when the detector itself failed; reported, never fails the test."""
     excused: str = ""
     """Non-empty when the leak is reported but does not fail the test, and why."""
+    by_library: bool = False
+    """Created by library code (every frame of its creation stack is the standard library
+    or an installed package): the report then prints the allow pattern that matches it."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -42,6 +45,7 @@ class Leak:
             keys=tuple(data.get("keys", ())),
             internal_error=bool(data.get("internal_error", False)),
             excused=str(data.get("excused", "")),
+            by_library=bool(data.get("by_library", False)),
         )
 
     @property

@@ -7,9 +7,9 @@ test ``gc.get_objects()`` returns only the objects created since, and
 ``gc.collect()`` only traverses those: a clean test costs a few microseconds, plus
 a full collection now and then (at most ~5% of the run's time) so that garbage
 frozen along with the heap is still freed. Whatever survives that collection is
-counted by type; pympler's ``asizeof`` then sizes a sample of each type that grew
-by at least ``objects_threshold`` instances, for the report only. The heap is
-always unfrozen after the check: frozen objects are never collected.
+counted by type; each type that grew by at least ``objects_threshold`` instances is then
+sized and its holder looked up, for the report only. The heap is always unfrozen after
+the check: frozen objects are never collected.
 
 Counting rules:
 
@@ -21,6 +21,18 @@ Counting rules:
   object reachable from a module first imported during the test) is not a leak:
   it is the price of the first test that imports a library.
 * Weak references retain nothing, so they are not counted either.
+* What a module's state was lazily set to during the test (a module global, or a
+  class attribute of a module's class, now bound to an object the test's run
+  created: ``mimetypes`` builds its tables on the first ``guess_type``) is one-time
+  set-up, not growth: it happens once per process, and a later rebinding replaces
+  it rather than adding to it. What the test added to an existing container
+  (``CACHE.append``) still counts.
+
+Sizes are what the grown objects retain: each instance and what it reaches through
+objects created during the test (plus the strings and numbers those hold), counted
+once; objects that existed before the test are shared, not retained, and are not
+counted. "Held by" names the object that existed before the test (a module global, a
+class attribute, a long-lived container) through which the first sample is reachable.
 
 Fixture adoption: a session/module/class fixture set up inside a test is censused
 before and after its setup (without freezing, which would hide the test's own
@@ -72,6 +84,10 @@ EXCLUDED_TYPES: frozenset[type] = frozenset(
 SAMPLE_SIZE = 50
 FULL_COLLECT_SPACING = 20
 MAX_REPORTED = 10
+MAX_SIZED = 200_000
+"""Objects visited at most when sizing one grown type (the leak case only)."""
+HOLDER_STEPS = 8
+"""``gc.get_referrers`` calls at most when looking for what holds a sample."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +148,7 @@ class ObjectsDetector(Detector[ObjectsSnapshot]):
     default_on = False
     kept_by_traceback = True
     held_by_fixture_values = True
+    looks_first = True
 
     def __init__(self, config: DetectorConfig) -> None:
         super().__init__(config)
@@ -141,6 +158,9 @@ class ObjectsDetector(Detector[ObjectsSnapshot]):
         self._sentinel: list[Any] = []
         self._modules = 0
         """``len(sys.modules)`` at the freeze: modules after that index are new."""
+        self._sizes: dict[str, tuple[int, int]] = {}
+        """Per grown type of the last census: (bytes retained, objects counted)."""
+        self._new_ids: set[int] = set()
 
     def stop(self) -> None:
         self._unfreeze()
@@ -187,6 +207,8 @@ class ObjectsDetector(Detector[ObjectsSnapshot]):
         if not baseline.frozen:  # not a baseline: still never leave the heap frozen
             self._unfreeze()
             return []
+        self._sizes = {}
+        self._new_ids = set()
         try:
             grown, samples = self._census(baseline)
         finally:
@@ -202,24 +224,31 @@ class ObjectsDetector(Detector[ObjectsSnapshot]):
             )
             if allowed(leak):
                 continue
-            details = describe_sample(samples.get(key, []), growth)
+            details = describe_sample(
+                samples.get(key, []), growth, self._sizes.get(key), self._new_ids
+            )
             leaks.append(
                 Leak(kind=leak.kind, summary=leak.summary, details=tuple(details), keys=leak.keys)
             )
             if len(leaks) >= MAX_REPORTED:
                 break
+        self._new_ids = set()
         return leaks
 
     def _count(self, objects: list[Any]) -> tuple[Counter[type], list[Any]]:
         """Instances per type among new ``objects``, minus what new modules hold.
 
-        Also returns the objects that modules imported since the freeze hold.
+        Also returns the objects that modules imported since the freeze hold, and those
+        that module state bound during the test holds (``lazily_bound_module_state``).
         """
         type_counts = Counter(map(type, objects))
-        imported: list[Any] = []
+        new_ids = {id(o) for o in objects}
+        roots: list[Any] = []
         if len(sys.modules) > self._modules:
-            new_modules = list(sys.modules.values())[self._modules :]
-            imported = reachable_new_objects(new_modules, {id(o) for o in objects})
+            roots.extend(list(sys.modules.values())[self._modules :])
+        roots.extend(lazily_bound_module_state(new_ids))
+        imported = reachable_new_objects(roots, new_ids) if roots else []
+        if imported:
             type_counts.subtract(Counter(map(type, imported)))
         return type_counts, imported
 
@@ -261,10 +290,13 @@ class ObjectsDetector(Detector[ObjectsSnapshot]):
             if growth >= threshold:
                 result.append((key, growth))
         result.sort(key=lambda item: (-item[1], item[0]))
-        samples = {
-            key: [o for o in instances[key] if id(o) not in owned][:SAMPLE_SIZE]
-            for key, _ in result[:MAX_REPORTED]
-        }
+        counted = {id(o) for o in objects} - skip
+        samples = {}
+        for key, _ in result[:MAX_REPORTED]:
+            mine = [o for o in instances[key] if id(o) not in owned]
+            self._sizes[key] = retained_size(mine, counted)
+            samples[key] = mine[:SAMPLE_SIZE]
+        self._new_ids = counted
         return result, samples
 
 
@@ -303,32 +335,89 @@ def attribute_ownership(instances: dict[str, list[Any]], new_ids: set[int]) -> s
     return owned
 
 
-def describe_sample(sample: list[Any], growth: int) -> list[str]:
-    """Size estimate and holder of a leaked type, from a sample (leak case only)."""
+def lazily_bound_module_state(new_ids: set[int]) -> list[Any]:
+    """Objects created since the freeze that a module global, or a class attribute of a
+    class defined in that module, is bound to: module state set during the test."""
+    roots: list[Any] = []
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        module_name = getattr(module, "__name__", None)
+        for value in list(namespace.values()):
+            if id(value) in new_ids:
+                roots.append(value)
+            elif isinstance(value, type) and value.__module__ == module_name:
+                roots.extend(v for v in list(vars(value).values()) if id(v) in new_ids)
+    return roots
+
+
+_LEAVES = frozenset({str, bytes, bytearray, int, float, complex})
+"""Untracked objects counted as held: the strings and numbers of new objects. (An
+untracked dict or tuple may have existed before the test: it is not counted.)"""
+
+
+def retained_size(instances: list[Any], new_ids: set[int]) -> tuple[int, int]:
+    """(bytes, objects) that ``instances`` retain: themselves and what they reach through
+    objects created since the freeze (``new_ids``), plus the strings and numbers those
+    hold, each counted once. Objects that existed before are not counted."""
+    seen: set[int] = set()
+    total = 0
+    stack = list(instances)
+    while stack and len(seen) < MAX_SIZED:
+        obj = stack.pop()
+        oid = id(obj)
+        if oid in seen:
+            continue
+        seen.add(oid)
+        try:
+            total += sys.getsizeof(obj)
+        except Exception:
+            continue
+        for ref in gc.get_referents(obj):
+            rid = id(ref)
+            if rid in seen:
+                continue
+            if rid in new_ids or type(ref) in _LEAVES:
+                stack.append(ref)
+    return total, len(seen)
+
+
+def describe_sample(
+    sample: list[Any],
+    growth: int,
+    size: tuple[int, int] | None = None,
+    new_ids: set[int] | None = None,
+) -> list[str]:
+    """Size and holder of a leaked type (leak case only)."""
     if not sample:
         return []
     details = []
-    try:
-        from pympler import asizeof
-
-        sizer: Any = asizeof.asizeof  # untyped
-        total = sizer(*sample)
-        each = total / len(sample)
+    if size is not None:
+        total, count = size
         details.append(
-            f"~{format_size(each * growth)} retained (~{format_size(each)} each, "
-            f"asizeof of {len(sample)} of them)"
+            f"~{format_size(total)} retained ({count} objects: the {growth} and what only "
+            "they hold, counted once)"
         )
-    except Exception as exc:  # sizing is a nicety; never lose the leak over it
-        details.append(f"size unknown ({type(exc).__name__}: {exc})")
-    holder = find_holder(sample[0], ignore=(sample,))
+    else:
+        details.append(f"~{format_size(retained_size(sample, new_ids or set())[0])} retained")
+    holder = find_holder(sample[0], ignore=(sample,), new_ids=new_ids)
     if holder:
         details.append(f"held by {holder}")
     return details
 
 
-def find_holder(obj: Any, ignore: tuple[Any, ...] = ()) -> str:
-    """A human name for what keeps ``obj`` alive: a module global, or a container type."""
+def find_holder(obj: Any, ignore: tuple[Any, ...] = (), new_ids: set[int] | None = None) -> str:
+    """A human name for what keeps ``obj`` alive.
+
+    With ``new_ids`` (objects created during the test): walks referrers up through new
+    objects to the first object that existed before the test, and names it (a module
+    global, a class attribute, or its type); else names the direct referrers."""
     ignored = {id(x) for x in ignore}
+    if new_ids:
+        found = _old_holder(obj, ignored, new_ids)
+        if found:
+            return found
     referrers = [
         r
         for r in gc.get_referrers(obj)
@@ -336,13 +425,52 @@ def find_holder(obj: Any, ignore: tuple[Any, ...] = ()) -> str:
     ]
     names = []
     for ref in referrers[:3]:
-        where = _module_global_name(ref, ignored | {id(referrers)})
-        if isinstance(ref, list | set | dict | tuple):
-            what = f"a {type(ref).__name__} of {len(ref)} items"
-        else:
-            what = f"a {type_key(type(ref)) or type(ref).__name__} object"
-        names.append(f"{what}{f' ({where})' if where else ''}")
+        names.append(_name_holder(ref, ignored | {id(referrers)}))
     return "; ".join(names)
+
+
+def _old_holder(obj: Any, ignored: set[int], new_ids: set[int]) -> str:
+    """Breadth-first up the referrers, through new objects, to an object from before."""
+    frontier = [(obj, 0)]
+    seen = {id(obj)}
+    steps = 0
+    while frontier and steps < HOLDER_STEPS:
+        current, depth = frontier.pop(0)
+        steps += 1
+        referrers = gc.get_referrers(current)
+        ignored_here = ignored | {id(referrers), id(frontier)}
+        for ref in referrers:
+            rid = id(ref)
+            if rid in seen or rid in ignored_here or isinstance(ref, types.FrameType):
+                continue
+            seen.add(rid)
+            if rid not in new_ids:
+                via = f" (through {depth} object(s) created in the test)" if depth else ""
+                return _name_holder(ref, ignored_here) + via
+            frontier.append((ref, depth + 1))
+        del referrers  # else the next call finds this list among the referrers
+    return ""
+
+
+def _name_holder(ref: Any, ignored: set[int]) -> str:
+    where = _module_global_name(ref, ignored)
+    if isinstance(ref, dict):
+        owner = _namespace_owner(ref)
+        if owner:
+            return owner
+    if isinstance(ref, list | set | dict | tuple):
+        what = f"a {type(ref).__name__} of {len(ref)} items"
+    else:
+        what = f"a {type_key(type(ref)) or type(ref).__name__} object"
+    return f"{what}{f' ({where})' if where else ''}"
+
+
+def _namespace_owner(namespace: dict[Any, Any]) -> str:
+    """``module NAME`` when ``namespace`` is a module's globals."""
+    for module_name, module in list(sys.modules.items()):
+        if getattr(module, "__dict__", None) is namespace:
+            return f"the globals of module {module_name}"
+    return ""
 
 
 def _module_global_name(container: Any, ignored: set[int]) -> str:

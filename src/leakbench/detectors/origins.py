@@ -29,7 +29,7 @@ _SKIP_PARTS = (
     "/concurrent/futures/",
     "/subprocess.py",
     "/unittest/mock.py",
-    "/leakbench/origins.py",
+    "/leakbench/detectors/origins.py",
 )
 
 _task_origins: weakref.WeakKeyDictionary[Any, Stack] = weakref.WeakKeyDictionary()
@@ -37,6 +37,8 @@ _process_origins: dict[int, Stack] = {}
 _installed: list[tuple[object, str, object]] = []
 _users = 0
 """Sessions using the wrappers (an in-process pytester session nests inside ours)."""
+_thread_seq = 0
+"""How many threads were started since the wrappers were installed."""
 
 
 def capture(skip: int = 1) -> Stack:
@@ -73,6 +75,48 @@ def thread_origin(thread: threading.Thread) -> Stack:
     return getattr(thread, "_leakbench_origin", ())
 
 
+def threads_started() -> int:
+    """A counter of thread starts: a thread whose ``thread_number`` is at least the value
+    read before a test was started during it (O(1), for per-test baselines)."""
+    return _thread_seq
+
+
+def thread_number(thread: threading.Thread) -> int:
+    """The ``threads_started()`` value when ``thread`` was started; -1 when it was started
+    before the wrappers were installed (so before any test)."""
+    number = getattr(thread, "_leakbench_number", -1)
+    return number if isinstance(number, int) else -1
+
+
+def is_library_stack(stack: Stack) -> bool:
+    """Whether a recorded creation stack says library code created the thing: its
+    innermost frame (the machinery of threading, asyncio, subprocess and mock already
+    skipped) is in the standard library or an installed package, not the project's own
+    files. A test that starts a thread itself is the thread's creator; a library that
+    starts one when the test calls it (a listener, a pool, a server) is."""
+    frames = [f for f, _, _ in stack if "/_pytest/" not in f and "/pluggy/" not in f]
+    return bool(frames) and _is_library_file(frames[0])
+
+
+_LIBRARY_ROOTS = tuple(
+    {
+        p.rstrip("/") + "/"
+        for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix)
+        if p
+    }
+)
+
+
+def _is_library_file(filename: str) -> bool:
+    if "/site-packages/" in filename or "/dist-packages/" in filename:
+        return True
+    if filename.startswith("<"):  # frozen modules, <string>
+        return True
+    # The standard library: under the interpreter's prefix but not in a venv's own tree
+    # of project files (a project folder is not under sys.prefix).
+    return filename.startswith(_LIBRARY_ROOTS) and "/lib/python" in filename
+
+
 def task_origin(task: object) -> Stack:
     try:
         return _task_origins.get(task, ())
@@ -103,7 +147,10 @@ def install() -> None:
 
     def thread_start(original: Callable[..., Any]) -> Callable[..., Any]:
         def start(self: threading.Thread) -> None:
+            global _thread_seq
             self._leakbench_origin = capture(2)  # type: ignore[attr-defined]
+            self._leakbench_number = _thread_seq  # type: ignore[attr-defined]
+            _thread_seq += 1
             original(self)
 
         return start

@@ -52,12 +52,14 @@ class PatchesDetector(Detector[frozenset[int]]):
             if id(patcher) in baseline:
                 continue
             target = describe_target(patcher)
-            details = origins.stack_details("started at", origins.patch_origin(patcher))
+            stack = origins.patch_origin(patcher)
+            details = origins.stack_details("started at", stack)
             leak = Leak(
                 kind=self.name,
                 summary=f"patch of {target} was started and never stopped",
                 details=tuple(details),
                 keys=(target,),
+                by_library=origins.is_library_stack(stack),
             )
             if not allowed(leak):
                 leaks.append(leak)

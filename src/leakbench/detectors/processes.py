@@ -17,6 +17,11 @@ for that moment its command line reads empty and its name is the parent's: such 
 is read again once its exec is done, so that a pattern like ``processes:sleep *``
 matches it. The grace period is spent only on children that are neither allowed nor
 exited.
+
+Ownership: a child whose pid a library's module state holds (a singleton bound to a
+module global, such as multiprocessing's resource tracker or fork server, started
+once per process by whichever test first needs it) is that module's, not the test's
+(``leakbench.detectors.ownership``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import os
 from typing import NamedTuple
 
 from leakbench._util.process_tree import children as proc_children
-from leakbench.detectors import activity, origins
+from leakbench.detectors import activity, origins, ownership
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig, wait_until
 from leakbench.detectors.leak import Leak
 
@@ -161,6 +166,9 @@ class ProcessesDetector(Detector[frozenset[int]]):
             for pid, reading in readings.items()
             if reading.state != GONE and not allowed(self._describe(pid, reading, with_stack=False))
         ]
+        if found:
+            held = ownership.held_pids(found)
+            found = [pid for pid in found if pid not in held]
         if not found:
             return []
         running = [pid for pid in found if readings[pid].state not in _EXITED]
@@ -196,7 +204,16 @@ class ProcessesDetector(Detector[frozenset[int]]):
         else:
             summary = f"process {pid} ({shown}) is still running"
         details: list[str] = []
+        library = False
         if with_stack:
-            details = origins.stack_details("started at", origins.process_origin(pid))
+            stack = origins.process_origin(pid)
+            details = origins.stack_details("started at", stack)
+            library = origins.is_library_stack(stack)
         keys: tuple[str, ...] = tuple(dict.fromkeys(k for k in (cmdline, comm) if k))
-        return Leak(kind=self.name, summary=summary, details=tuple(details), keys=keys)
+        return Leak(
+            kind=self.name,
+            summary=summary,
+            details=tuple(details),
+            keys=keys,
+            by_library=library,
+        )

@@ -9,6 +9,16 @@ moment every fixture that used the loop has been torn down, so a fixture that
 cancels its own background task in its teardown is not blamed. Tasks on a loop
 that outlives the test (module- or session-scoped loops) are found after
 teardown through asyncio's registry of all tasks.
+
+Ownership: asyncio's registry is process-wide, so it also holds the tasks of loops
+running in other threads (a session-scoped server with its own loop in a background
+thread). The check runs in the test's thread while no loop runs there, so a loop that
+is running at that moment runs in another thread: its tasks belong to whoever owns
+that thread, and a thread the test started and left running is the threads
+detector's find. Likewise a loop closed by ``asyncio.Runner`` in another thread counts
+only when the test started that thread (``origins.thread_number``); a log record of
+an unretrieved exception, only when it was emitted in the test's thread or in a
+thread the test started.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import asyncio.runners
 import asyncio.tasks
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +39,9 @@ from leakbench.detectors.leak import Leak
 
 _NEVER_RETRIEVED = "exception was never retrieved"
 
-Snapshot = tuple[frozenset[int], int]
-"""Ids of the tasks alive, and how many events were recorded, at snapshot time."""
+Snapshot = tuple[frozenset[int], int, int, tuple[tuple[int, int], ...]]
+"""Ids of the tasks alive, how many events were recorded, ``origins.threads_started()``
+at snapshot time, and the ranges of thread numbers that wider fixtures started (adopted)."""
 
 
 def _all_tasks() -> list[Any]:
@@ -43,6 +55,20 @@ def _all_tasks() -> list[Any]:
             continue
 
 
+def _loop_of(task: Any) -> Any:
+    try:
+        return task.get_loop()
+    except Exception:
+        return None
+
+
+def _is_running(loop: Any) -> bool:
+    try:
+        return bool(loop.is_running())
+    except Exception:
+        return False
+
+
 @dataclass
 class _Event:
     """A leak seen when it happened: a task cancelled at loop close, a log record."""
@@ -50,6 +76,8 @@ class _Event:
     leak: Leak
     task_id: int | None = None
     adopted: bool = False
+    thread: int | None = None
+    """``origins.thread_number`` of the thread it happened in; None: the checking thread."""
 
 
 class _NeverRetrievedHandler(logging.Handler):
@@ -85,8 +113,10 @@ class TasksDetector(Detector[Snapshot]):
         self._handler = _NeverRetrievedHandler(self._record_log)
         self._reported_names: set[str] = set()
         self._original_close: Callable[[Any], None] | None = None
+        self._checking_thread = threading.get_ident()
 
     def start(self) -> None:
+        self._checking_thread = threading.get_ident()
         logging.getLogger("asyncio").addHandler(self._handler)
         runner = getattr(asyncio.runners, "Runner", None)
         if runner is None or self._original_close is not None:  # pragma: no cover
@@ -110,24 +140,41 @@ class TasksDetector(Detector[Snapshot]):
             self._original_close = None
 
     def snapshot(self) -> Snapshot:
-        return frozenset(map(id, _all_tasks())), len(self.events)
+        return frozenset(map(id, _all_tasks())), len(self.events), origins.threads_started(), ()
 
     def adopt(self, baseline: Snapshot, before: Snapshot, after: Snapshot) -> Snapshot:
         for event in self.events[before[1] : after[1]]:
             event.adopted = True
-        return baseline[0] | (after[0] - before[0]), baseline[1]
+        adopted = (*baseline[3], (before[2], after[2])) if after[2] > before[2] else baseline[3]
+        return baseline[0] | (after[0] - before[0]), baseline[1], baseline[2], adopted
+
+    @staticmethod
+    def _test_started(thread: int | None, baseline: Snapshot) -> bool:
+        """Whether the thread an event happened in is the checking thread or one that the
+        test started (not before its baseline, nor by a wider fixture it set up)."""
+        if thread is None:
+            return True
+        if thread < baseline[2]:
+            return False
+        return not any(low <= thread < high for low, high in baseline[3])
 
     def find(self, baseline: Snapshot, allowed: AllowFn) -> list[Leak]:
-        known, first_event = baseline
+        known, first_event = baseline[0], baseline[1]
         leaks: list[Leak] = []
         for event in self.events[first_event:]:
             if event.adopted or (event.task_id is not None and event.task_id in known):
                 continue
+            if not self._test_started(event.thread, baseline):
+                continue
             if not allowed(event.leak):
                 leaks.append(event.leak)
+        running_here = asyncio.events._get_running_loop()
         for task in _all_tasks():
             if id(task) in known:
                 continue
+            loop = _loop_of(task)
+            if loop is not None and loop is not running_here and _is_running(loop):
+                continue  # a loop running in another thread: that thread's owner's task
             leak = self._describe(task)
             if leak is not None and not allowed(leak):
                 self._reported_names.add(task.get_name())
@@ -138,10 +185,16 @@ class TasksDetector(Detector[Snapshot]):
         """Called by ``Runner.close`` before it cancels what is left on its loop."""
         if loop is None or loop.is_closed():
             return
+        thread = self._current_thread_number()
         for task in asyncio.all_tasks(loop):
             leak = self._describe(task, closing=True)
             if leak is not None:
-                self.events.append(_Event(leak, task_id=id(task)))
+                self.events.append(_Event(leak, task_id=id(task), thread=thread))
+
+    def _current_thread_number(self) -> int | None:
+        if threading.get_ident() == self._checking_thread:
+            return None
+        return origins.thread_number(threading.current_thread())
 
     def _record_log(self, message: str, detail: str) -> None:
         lines = message.splitlines()
@@ -149,13 +202,15 @@ class TasksDetector(Detector[Snapshot]):
             return  # already reported as a done task that a test left behind
         summary = lines[0] + detail
         leak = Leak(self.name, summary, tuple(f"  {line}" for line in lines[1:3]), (summary,))
-        self.events.append(_Event(leak))
+        self.events.append(_Event(leak, thread=self._current_thread_number()))
 
     def _describe(self, task: Any, closing: bool = False) -> Leak | None:
         coro = task.get_coro()
         coro_name = getattr(coro, "__qualname__", None) or repr(coro)
         keys = (task.get_name(), str(coro_name))
-        details = origins.stack_details("created at", origins.task_origin(task))
+        stack = origins.task_origin(task)
+        library = origins.is_library_stack(stack)
+        details = origins.stack_details("created at", stack)
         if not task.done():
             if task.cancelling():  # asked to stop; it will at the loop's next turn
                 return None
@@ -171,6 +226,7 @@ class TasksDetector(Detector[Snapshot]):
                 summary=f"task {task.get_name()!r} running {coro_name}() was still pending{when}",
                 details=tuple(details),
                 keys=keys,
+                by_library=library,
             )
         if task.cancelled() or not getattr(task, "_log_traceback", False):
             return None
@@ -183,4 +239,5 @@ class TasksDetector(Detector[Snapshot]):
             ),
             details=tuple(details),
             keys=keys,
+            by_library=library,
         )

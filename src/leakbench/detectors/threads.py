@@ -39,8 +39,11 @@ class ThreadsDetector(Detector[frozenset[threading.Thread]]):
             function = thread.function
         target = qualname(function or type(thread).run)
         details: list[str] = []
+        library = False
         if with_stack:
-            details = origins.stack_details("started at", origins.thread_origin(thread))
+            stack = origins.thread_origin(thread)
+            library = origins.is_library_stack(stack)
+            details = origins.stack_details("started at", stack)
             frame = sys._current_frames().get(thread.ident or -1)
             if frame is not None:
                 now = traceback.format_stack(frame, limit=3)
@@ -53,4 +56,5 @@ class ThreadsDetector(Detector[frozenset[threading.Thread]]):
             ),
             details=tuple(details),
             keys=(thread.name, target),
+            by_library=library,
         )

@@ -47,9 +47,9 @@ __all__ = [
     "quiet_git",
     "repo_root",
     "resolve",
-    "side_environment",
     "side_pythonpath",
     "temporary_worktree",
+    "tree_id",
 ]
 
 LOCK_FILE = "requirements.lock"
@@ -172,6 +172,13 @@ def remove_worktree(root: Path, path: Path) -> None:
         _git(root, "worktree", "prune", check=False)
 
 
+def tree_id(root: Path, sha: str, path: str) -> str:
+    """The git tree (or blob) id of ``path`` at commit ``sha`` ("" when it does not exist):
+    what identifies a side's code for compare-branches' cache."""
+    done = _git(root, "rev-parse", "--verify", "--quiet", f"{sha}:{path}", check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 def lock_hash(root: Path) -> str:
     """First 16 hex digits of the sha256 of ``root``'s ``requirements.lock`` ("" when it has
     none): what ``Environment.lock_hash`` records, and how compare-branches tells the sides'
@@ -200,21 +207,3 @@ def side_pythonpath(root: Path) -> str:
     if src.is_dir() and not (src / ENGINE).is_dir():
         parts.append(str(src))
     return os.pathsep.join(parts)
-
-
-@contextlib.contextmanager
-def side_environment(root: Path) -> Iterator[None]:
-    """Make children started inside the block import this side's code first.
-
-    ``leakbench.gate.measure.spawn.child_env`` copies ``os.environ`` at each start, so setting
-    ``PYTHONPATH`` here (and restoring it) reaches every measurement child unchanged.
-    """
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = side_pythonpath(root)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old

@@ -3,13 +3,15 @@
 Public API (consumed by ``leakbench compare``, ``leakbench baseline`` and reports):
 
 - :class:`Results` (``environment``, ``scenarios``, ``created``), :class:`Environment`,
-  :class:`ScenarioResult`, :class:`MemoryResult`, :class:`TimeResult`, :class:`TopSite`:
-  frozen dataclasses mirroring the JSON (``docs/results-schema.md`` documents every field).
+  :class:`ScenarioResult`, :class:`MemoryResult`, :class:`TimeResult`,
+  :class:`InstructionsResult`, :class:`TopSite`: frozen dataclasses mirroring the JSON
+  (``docs/results-schema.md`` documents every field).
 - :func:`load_results` reads, migrates and validates a file; every failure is a
   :class:`ResultsError` subclass whose ``str()`` is one line naming the file and what to do,
   so a CLI can print it and exit 2.
 - :func:`parse_results` does the same for an already-decoded document;
-  :func:`memory_from_dict` / :func:`time_from_dict` for one pass's object.
+  :func:`memory_from_dict` / :func:`time_from_dict` / :func:`instructions_from_dict` for one
+  pass's object.
 - :meth:`Results.to_dict` / :func:`write_results` serialise; writes are atomic
   (``leakbench._util.atomic``: temp file in the same directory, fsync, ``os.replace``), so
   an interrupted run never leaves a half-written file where a good one was.
@@ -33,12 +35,13 @@ from leakbench._util.jsonfields import NUMBER, FieldError, get_field, numbers, o
 _Built = TypeVar("_Built")
 
 SCHEMA = "leakbench-results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "Environment",
+    "InstructionsResult",
     "MemoryResult",
     "Results",
     "ResultsCorruptError",
@@ -49,6 +52,7 @@ __all__ = [
     "ScenarioResult",
     "TimeResult",
     "TopSite",
+    "instructions_from_dict",
     "load_results",
     "memory_from_dict",
     "parse_results",
@@ -185,6 +189,29 @@ class TimeResult:
 
 
 @dataclass(frozen=True)
+class InstructionsResult:
+    """The instruction pass: CPU instructions per iteration, counted under Valgrind.
+
+    ``per_iteration`` is None when the pass was asked for but gave no figure (Valgrind not
+    installed, crashed, killed, timed out); ``reason`` then says why in one line."""
+
+    per_iteration: float | None
+    """Instructions of the counted iterations (all threads of the process) / ``iterations``."""
+    iterations: int
+    """N: iterations counted (instrumentation on only around them)."""
+    warmup_iterations: int
+    total: int | None = None
+    """Instructions counted in the whole window (``per_iteration`` x N)."""
+    tool: str = "callgrind"
+    tool_version: str = ""
+    """``valgrind --version``, e.g. ``valgrind-3.19.0``; counts of other versions differ."""
+    seconds: float = 0.0
+    """Wall time of the whole Valgrind process (start-up included): the pass's cost."""
+    reason: str = ""
+    """Why ``per_iteration`` is None ("" when there is a figure)."""
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
     """One scenario's measurements; a pass is null when skipped (``--memory-only``...)."""
 
@@ -196,6 +223,14 @@ class ScenarioResult:
     budget: dict[str, Any] | None = None
     """Budget overrides from a test's ``leakbench`` marker (keys as in ``[tool.leakbench]``
     scenario tables); null for suite scenarios, whose budgets live in ``pyproject.toml``."""
+    instructions: InstructionsResult | None = None
+    """The instruction pass; null when it was not run (``--no-instructions``, ``--memory-only``,
+    tests measured with the ``leakbench`` fixture, files of schema version 1)."""
+
+    @property
+    def instructions_per_iteration(self) -> float | None:
+        """``instructions.per_iteration``, or None when there is no figure."""
+        return self.instructions.per_iteration if self.instructions else None
 
 
 @dataclass(frozen=True)
@@ -267,7 +302,17 @@ def parse_results(doc: object, path: Path | str = "<results>") -> Results:
     return _checked(p, lambda: _build(migrated))
 
 
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added the instruction pass: a version-1 file has no instruction figure."""
+    scenarios = doc.get("scenarios")
+    if isinstance(scenarios, dict):
+        for s in scenarios.values():
+            if isinstance(s, dict):
+                s.setdefault("instructions", None)
+    return doc
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 """``_MIGRATIONS[v]`` turns a version-``v`` document into version ``v + 1``."""
 
 
@@ -301,6 +346,7 @@ def _build(doc: Mapping[str, Any]) -> Results:
         s = _object(value, where)
         mem = get_field(s, "memory", (dict, type(None)), where)
         tim = get_field(s, "time", (dict, type(None)), where)
+        ins = get_field(s, "instructions", (dict, type(None)), where)
         scenarios[name] = ScenarioResult(
             leak_class=get_field(s, "leak_class", str, where),
             variant=get_field(s, "variant", str, where),
@@ -308,6 +354,7 @@ def _build(doc: Mapping[str, Any]) -> Results:
             memory=None if mem is None else _build_memory(mem, f"{where}.memory"),
             time=None if tim is None else _build_time(tim, f"{where}.time"),
             budget=optional(s, "budget", (dict, type(None)), where, None),
+            instructions=None if ins is None else _build_instructions(ins, f"{where}.instructions"),
         )
     return Results(
         created=get_field(doc, "created", str, "$"), environment=env, scenarios=scenarios
@@ -322,6 +369,11 @@ def memory_from_dict(doc: object, path: Path | str = "<memory>") -> MemoryResult
 def time_from_dict(doc: object, path: Path | str = "<time>") -> TimeResult:
     """Validate one ``time`` object (as written by ``dataclasses.asdict``)."""
     return _checked(path, lambda: _build_time(_object(doc, "time"), "time"))
+
+
+def instructions_from_dict(doc: object, path: Path | str = "<instructions>") -> InstructionsResult:
+    """Validate one ``instructions`` object (as written by ``dataclasses.asdict``)."""
+    return _checked(path, lambda: _build_instructions(_object(doc, "instructions"), "instructions"))
 
 
 def _checked(path: Path | str, build: Callable[[], _Built]) -> _Built:
@@ -393,6 +445,26 @@ def _build_time(t: Mapping[str, Any], where: str) -> TimeResult:
         process_rounds=_process_rounds(t, len(rounds), where),
         cpu=optional(t, "cpu", (int, type(None)), where, None),
         reference_version=optional(t, "reference_version", int, where, 1),
+    )
+
+
+def _build_instructions(i: Mapping[str, Any], where: str) -> InstructionsResult:
+    per_iteration = get_field(i, "per_iteration", (*NUMBER, type(None)), where)
+    reason = get_field(i, "reason", str, where)
+    if per_iteration is None and not reason:
+        raise FieldError(f"{where}.reason", "an absent figure needs a reason")
+    iterations = get_field(i, "iterations", int, where)
+    if iterations < 1:
+        raise FieldError(f"{where}.iterations", "expected at least 1")
+    return InstructionsResult(
+        per_iteration=None if per_iteration is None else float(per_iteration),
+        iterations=iterations,
+        warmup_iterations=get_field(i, "warmup_iterations", int, where),
+        total=get_field(i, "total", (int, type(None)), where),
+        tool=get_field(i, "tool", str, where),
+        tool_version=get_field(i, "tool_version", str, where),
+        seconds=float(get_field(i, "seconds", NUMBER, where)),
+        reason=reason,
     )
 
 

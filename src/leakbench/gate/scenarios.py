@@ -43,6 +43,21 @@ class Scenario:
     """Most iterations the time pass may run; None: 200 for leaky variants (their leftovers,
     such as a polling thread per call, slow every later call, so the timing would measure the
     pile-up), 2000 for clean ones."""
+    instruction_iterations: int | None = None
+    """Iterations the instruction pass counts under Valgrind (None: 20). Fixed, because the
+    per-iteration average of another N differs slightly; lower it for heavy workloads (an
+    iteration costs 50-100x its native time there)."""
+
+
+DEFAULT_INSTRUCTION_ITERATIONS = 20
+"""The instruction pass's N for a scenario that sets no ``instruction_iterations``."""
+
+
+def instruction_iterations_for(scenario: Scenario, override: int | None = None) -> int:
+    """The instruction pass's N: ``override``, else the scenario's own, else 20."""
+    if override is not None:
+        return override
+    return scenario.instruction_iterations or DEFAULT_INSTRUCTION_ITERATIONS
 
 
 class UnknownScenarioError(LookupError):
@@ -77,6 +92,27 @@ def discover(package: str = "suites", root: Path | None = None) -> dict[str, Sce
                 raise ValueError(f"scenario {scenario.name!r} is defined twice")
             found[scenario.name] = scenario
     return dict(sorted(found.items()))
+
+
+def module_of(scenario: Scenario) -> str | None:
+    """The module that defines ``scenario``'s session (its ``SCENARIOS`` list, in the usual
+    layout), or None when the session does not say (a ``functools.partial``...)."""
+    module = getattr(scenario.session, "__module__", None)
+    return module if isinstance(module, str) and module else None
+
+
+def find(package: str, name: str, root: Path | None = None, module: str | None = None) -> Scenario:
+    """Scenario ``name`` of ``package``: from ``module``'s ``SCENARIOS`` when given and found
+    there (a measurement child under Valgrind then imports one module, not the whole suite:
+    ~1.4 s less start-up each), else by :func:`discover`. ``KeyError`` when it is nowhere."""
+    if module and (module == package or module.startswith(package + ".")):
+        root = (root or Path.cwd()).resolve()
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        for scenario in getattr(importlib.import_module(module), "SCENARIOS", ()):
+            if isinstance(scenario, Scenario) and scenario.name == name:
+                return scenario
+    return discover(package, root)[name]
 
 
 def matching(wanted: Sequence[str], leak_classes: Mapping[str, str]) -> list[str]:

@@ -18,7 +18,9 @@ wider fixture's teardown: before it, from a finalizer that ``LeakCheck`` adds
 after the fixture's setup (finalizers run last-added first, so it runs before the
 fixture's own teardown), and after it, in ``pytest_fixture_post_finalizer``
 (which pytest runs after all of the fixture's finalizers). Registered only when
-such a detector is on: the hook runs for every fixture.
+such a detector is on: the hook runs for every fixture. (The check normally runs as
+the test's last own finalizer, before any wider fixture's teardown: then there is
+nothing to adopt, and this matters only where the check ran later.)
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from leakbench.detectors import REGISTRY, Detector, activity
+from leakbench.detectors import REGISTRY, Detector, activity, warmup
 from leakbench.detectors.leak import Leak
 from leakbench.plugin.options import Settings
 from leakbench.plugin.policy import allow_matcher
@@ -46,7 +48,16 @@ NOT_COUNTED_FAILED = "not counted: the test raised and its traceback may keep th
 class TestState:
     """What the checker knows about the test being run."""
 
-    __slots__ = ("baselines", "detectors", "failed", "finished", "leaks", "resources", "spawns")
+    __slots__ = (
+        "baselines",
+        "checkpoint",
+        "detectors",
+        "failed",
+        "finished",
+        "leaks",
+        "resources",
+        "spawns",
+    )
 
     def __init__(self, detectors: list[Detector[Any]]) -> None:
         self.detectors = detectors
@@ -57,6 +68,8 @@ class TestState:
         self.spawns = counters.spawns
         self.failed = False
         self.finished = False
+        self.checkpoint = False
+        """The check is a finalizer at the bottom of the test's own teardown."""
 
 
 class LeakChecker:
@@ -79,6 +92,7 @@ class LeakChecker:
         """Some detector counts undoing as a change: wider fixtures' teardowns are adopted."""
         self.held_by_fixture_values = any(d.held_by_fixture_values for d in self._all)
         """Some detector would count the test's fixture values, which pytest still holds."""
+        self._any_first = any(d.looks_first for d in self._all)
         self._traceback_kinds = frozenset(d.name for d in self._all if d.kept_by_traceback)
         """Kinds a failed test's traceback can keep alive: not counted for failed tests."""
 
@@ -101,6 +115,7 @@ class LeakChecker:
         if "last_value" in _SYS or "last_exc" in _SYS:  # (hasattr costs ~1 us when absent)
             _release_last_failure(collect=self._failure_kept)
             self._failure_kept = False
+        warmup.before_baseline()  # an event-loop implementation's one-time set-up
         state = TestState([d for d in self._all if d.name not in skip] if skip else self._all)
         baselines = state.baselines
         for det in state.detectors:
@@ -179,7 +194,10 @@ class LeakChecker:
         """Compare every detector with its baseline after teardown."""
         state.finished = True
         baselines = state.baselines
-        for det in state.detectors:
+        ordered = state.detectors
+        if self._any_first:  # a detector of live objects counts before the others' work
+            ordered = sorted(ordered, key=lambda d: not d.looks_first)
+        for det in ordered:
             if det.name not in baselines:
                 continue
             try:

@@ -1,11 +1,13 @@
 """The pytest plugin: ``pytest --leaks``.
 
 Reading order follows a test's life: options and configuration, the baseline
-before setup, fixture adoption, the checks after teardown, the report, the
-end-of-run summary. The hooks only move data; the detectors
-(``leakbench.detectors``) and the checker (``leakbench.plugin.checker``) do the work.
-No hook raises or warns: a failing detector becomes an internal-error line in the
-report, and a leak fails the test through its teardown report.
+before setup, fixture adoption, the checks after the test's own teardown (a
+finalizer at the bottom of the test's own list, so before any wider scope's
+finalizers, for every test alike), the report, the end-of-run summary. The hooks
+only move data; the detectors (``leakbench.detectors``) and the checker
+(``leakbench.plugin.checker``) do the work. No hook raises or warns: a failing
+detector becomes an internal-error line in the report, and a leak fails the test
+through its teardown report.
 
 This module registers two plugin objects when checking is on: ``LeakCheck`` in
 every process that runs tests (not in an xdist controller), and ``LeakSummary``
@@ -31,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from leakbench.detectors import origins
+from leakbench.detectors import origins, ownership
 from leakbench.detectors.leak import Leak
 from leakbench.plugin import options, policy, run_setup, xdist
 from leakbench.plugin.checker import FixtureTeardowns, LeakChecker, TestState
@@ -73,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         run_setup.register(config, resolved)
     if not resolved.active:
         return
-    summary = LeakSummary()
+    summary = LeakSummary(resolved.json_path)
     config.pluginmanager.register(summary, "leakbench-summary")
     if xdist.is_distributing(config):  # the controller runs no tests: its workers do
         return
@@ -95,6 +97,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
+    # The test files, so that ownership rules can tell a test module's globals from a
+    # library's module state.
+    with contextlib.suppress(Exception):
+        ownership.add_test_files(str(item.path) for item in items)
+        ownership.add_test_files(
+            str(plugin.__file__)
+            for plugin in config.pluginmanager.get_plugins()
+            if str(getattr(plugin, "__file__", "")).endswith("conftest.py")
+        )
     # Bad marker arguments are usage errors, found before any test runs.
     try:
         for item in items:
@@ -140,9 +151,10 @@ class LeakCheck:
         # One capture spans setup, call and teardown, nested inside pytest's own,
         # so that fixtures like ``recwarn`` that span phases keep working.
         with warnings.catch_warnings(record=True) as log:
+            filters = list(warnings.filters)  # the project's, as the test sees them
             warnings.simplefilter("always", ResourceWarning)
             for detector in receivers:
-                detector.attach(log)
+                detector.attach(log, filters)
             item.stash[STATE] = checker.begin(skip)
             try:
                 result = yield
@@ -191,12 +203,27 @@ class LeakCheck:
         if state is not None and self.teardowns is not None:
             self.teardowns.starts(fixturedef, state)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
-        # trylast: runs after every fixture finalizer, and before pytest drains the
-        # unraisable exceptions our garbage collection may produce.
-        state = item.stash.get(STATE, None)
-        if state is None:
+    def _install_checkpoint(self, item: pytest.Item, state: TestState) -> None:
+        """Put the check after the test's own teardown and before any wider scope's.
+
+        pytest tears a test down by popping nodes off its setup stack: the test's own
+        finalizers (function-scoped fixtures, last-added first, then the item's
+        teardown), and then, only when the next test does not share them, the class's,
+        module's and session's. A finalizer at the bottom of the test's own list runs
+        after all of the test's teardown and before any wider one, whichever test is
+        the last of its scope: so the verdict does not depend on test order. Where the
+        stack cannot be reached (a setup error above the test), the check runs in
+        ``pytest_runtest_teardown`` as before.
+        """
+        stack = getattr(getattr(item.session, "_setupstate", None), "stack", None)
+        entry = stack.get(item) if isinstance(stack, dict) else None
+        finalizers = entry[0] if isinstance(entry, tuple) and entry else None
+        if isinstance(finalizers, list):
+            finalizers.insert(0, functools.partial(self._check, item, state))
+            state.checkpoint = True
+
+    def _check(self, item: pytest.Item, state: TestState) -> None:
+        if state.finished or item.stash.get(STATE, None) is not state:
             return
         if self.checker.held_by_fixture_values and isinstance(item, pytest.Function):
             # Every finalizer has run, but pytest drops its references to the
@@ -205,7 +232,17 @@ class LeakCheck:
             item.funcargs = {}
         with contextlib.suppress(Exception):  # a __del__ or gc callback raising
             self.checker.collect_garbage(state)
-        self.checker.finish(state)
+        with contextlib.suppress(Exception):  # a finalizer must never fail the teardown
+            self.checker.finish(state)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        # The check normally ran as the test's last finalizer (``_install_checkpoint``).
+        # Otherwise here; trylast: after every fixture finalizer, and before pytest
+        # drains the unraisable exceptions our garbage collection may produce.
+        state = item.stash.get(STATE, None)
+        if state is not None and not state.finished:
+            self._check(item, state)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -221,6 +258,9 @@ class LeakCheck:
         if report.when != "teardown":
             if not report.passed:  # it raised: failed, skipped or xfailed
                 state.failed = True
+            if report.when == "setup" and not state.checkpoint:
+                with contextlib.suppress(Exception):
+                    self._install_checkpoint(item, state)
         elif state.leaks:
             with contextlib.suppress(Exception):
                 self._attach(report, state.leaks)
@@ -240,8 +280,10 @@ class LeakSummary:
     """Collects the leak reports (also those coming from xdist workers) and
     prints the end-of-run summary."""
 
-    def __init__(self) -> None:
+    def __init__(self, json_path: object = None) -> None:
         self.results: list[tuple[str, list[Leak]]] = []
+        self.json_path = json_path
+        """Where ``--leaks-json`` writes the full list (None: not asked for)."""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, REPORT_ATTR, None)
@@ -250,7 +292,7 @@ class LeakSummary:
                 self.results.append((report.nodeid, [Leak.from_dict(d) for d in data]))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        lines = summary_lines(self.results)
+        lines = summary_lines(self.results, json_path=self.json_path)
         if not lines:
             return
         terminalreporter.write_sep("=", "leakbench: leaking tests by kind")

@@ -9,6 +9,12 @@ nearest ``pyproject.toml`` at or above the rootdir; an unreadable one is ignored
 lookup and the value parsers live in ``leakbench.plugin.sources``: a bad value is a
 usage error naming its source.
 
+``[tool.leakbench]`` is shared with the gate's budgets (``leakbench.gate.verdicts.budgets``):
+``TABLE_KEYS`` is the one list of the keys both own, and ``check_table`` refuses any other
+key (suggesting the closest known one) and any value of a plugin key whose TOML type is
+wrong, before anything else is resolved. The gate's commands receive ``TABLE_KEYS`` from the
+command line (``leakbench.cli.errors.load_budgets``), so both refuse the same typos.
+
 The leak-check options are resolved into ``Settings`` by the plugin's hooks
 (``leakbench.plugin.hooks``); the options of the ``leakbench`` fixture and marker
 (``--leakbench-bench``, ``--leakbench-iterations``, ``--leakbench-seconds``, declared by
@@ -27,18 +33,23 @@ from typing import Any
 import pytest
 
 from leakbench import detectors
+from leakbench._util.pyproject import UnknownKeyError, check_keys
 from leakbench.detectors.globals_state import resolve_dotted
+from leakbench.gate.verdicts import budgets
 from leakbench.plugin.memory import Limits
 from leakbench.plugin.policy import DEFAULT_ALLOW, allow_matcher, patterns
 from leakbench.plugin.sources import (
     ENV_VAR,
     FALSE,
     TRUE,
+    number_wanted,
     parse_above_zero,
     parse_bool,
     parse_limit,
     parse_number,
     picker,
+    shown,
+    table_label,
     tool_table,
 )
 
@@ -58,7 +69,12 @@ def _detector_help() -> str:
 
 HELP_LEAKS = _detector_help()
 HELP_REPORT_ONLY = "report leaks without failing the tests"
-HELP_GRACE = "seconds to wait for finishing threads/processes before calling them leaked (0.5)"
+MAX_GRACE = 60.0
+"""The longest grace period: every leaking test waits it out, so more would hang the run."""
+HELP_GRACE = (
+    "seconds to wait for finishing threads/processes before calling them leaked "
+    f"(0.5; at most {MAX_GRACE:g})"
+)
 HELP_ALLOW = (
     "allow-list patterns 'kind:glob' (e.g. 'threads:MyPool-*', 'fds:/dev/shm/*') matched "
     "against thread names and targets, task coroutines, command lines, paths, patch targets"
@@ -98,6 +114,93 @@ DEFAULT_SECONDS = 1.0
 HELP_SECONDS = (
     f"seconds of timed rounds per measured test unless its marker says ({DEFAULT_SECONDS:g})"
 )
+
+
+@dataclass(frozen=True)
+class Key:
+    """One ini / ``[tool.leakbench]`` key: its help, and which TOML values it takes."""
+
+    help: str
+    toml: tuple[type, ...]
+    """The TOML types accepted (``bool`` is never an ``int`` here); a list holds strings."""
+    expected: str
+    """What the value must be, in the words of the error."""
+    linelist: bool = False
+    """One value per line in the ini file (the values of every source add up)."""
+
+
+_BOOL = ((bool, str), "true or false")
+_SIZE = (
+    (int, float, str),
+    "a size such as '2GB', '512MiB', '1.5GiB' or '75%' (of RAM), or a number of bytes",
+)
+
+KEYS: dict[str, Key] = {
+    "leaks": Key(
+        HELP_LEAKS,
+        (bool, str, list),
+        "true, false or detector names (a comma-separated string or a list of strings)",
+    ),
+    "leaks_report_only": Key(HELP_REPORT_ONLY, *_BOOL),
+    "leaks_grace": Key(
+        HELP_GRACE, (int, float, str), number_wanted(float, maximum=MAX_GRACE, unit="seconds")
+    ),
+    "leaks_allow": Key(
+        HELP_ALLOW, (str, list), "a pattern 'kind:glob' or a list of them", linelist=True
+    ),
+    "leaks_objects_threshold": Key(HELP_OBJECTS_THRESHOLD, (int, str), number_wanted(int)),
+    "leaks_full_gc": Key(HELP_FULL_GC, *_BOOL),
+    "leaks_globals": Key(
+        HELP_GLOBALS, (str, list), "a dotted name or a list of them", linelist=True
+    ),
+    "leaks_json": Key(HELP_JSON, (str,), "a file path (a string)"),
+    "leaks_rss": Key(HELP_RSS, *_BOOL),
+    "leaks_max_rss": Key(HELP_MAX_RSS, *_SIZE),
+    "leaks_max_total_rss": Key(HELP_MAX_TOTAL_RSS, *_SIZE),
+}
+"""The leak-check keys, in ``--help`` order (declared by ``add_options``)."""
+
+BENCH_KEYS: dict[str, Key] = {
+    "leakbench_bench": Key(HELP_BENCH, (bool, str), "true, false or a file path"),
+    "leakbench_iterations": Key(HELP_ITERATIONS, (int, str), number_wanted(int, above_zero=True)),
+    "leakbench_seconds": Key(
+        HELP_SECONDS, (int, float, str), number_wanted(float, above_zero=True, unit="seconds")
+    ),
+}
+"""The ``leakbench`` fixture's keys (declared by ``add_bench_options``)."""
+
+OPTION_KEYS: tuple[str, ...] = (*KEYS, *BENCH_KEYS)
+"""Every key the plugin reads from the ini file and ``[tool.leakbench]``."""
+
+TABLE_KEYS: tuple[str, ...] = tuple(sorted({*OPTION_KEYS, *budgets.TABLE_KEYS}))
+"""The one list of ``[tool.leakbench]`` keys: the plugin's options and the gate's budgets.
+Any other key is a usage error in ``pytest`` and bad input (exit 2) in ``leakbench``."""
+
+
+def check_table(config: pytest.Config) -> None:
+    """Refuse an unknown ``[tool.leakbench]`` key, and a plugin key whose value has the
+    wrong TOML type (the gate checks its budget values itself): one line each, naming the
+    file, the key and what is expected."""
+    table = tool_table(config)
+    label = table_label(config)
+    try:
+        check_keys(table, TABLE_KEYS, label, budgets.TABLE_HINTS)
+    except UnknownKeyError as exc:
+        raise pytest.UsageError(f"leakbench: {exc}") from None
+    for name, value in table.items():
+        key = KEYS.get(name) or BENCH_KEYS.get(name)
+        if key is not None and not _has_type(value, key.toml):
+            raise pytest.UsageError(
+                f"leakbench: {label} {name}: expected {key.expected}, got {shown(value)}"
+            )
+
+
+def _has_type(value: object, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in types
+    if isinstance(value, list):
+        return list in types and all(isinstance(item, str) for item in value)
+    return isinstance(value, tuple(t for t in types if t not in (bool, list)))
 
 
 @dataclass(frozen=True)
@@ -177,17 +280,15 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SIZE",
         help=HELP_MAX_TOTAL_RSS.replace("%", "%%"),
     )
-    parser.addini("leaks", HELP_LEAKS, default="")
-    parser.addini("leaks_report_only", HELP_REPORT_ONLY, default="")
-    parser.addini("leaks_grace", HELP_GRACE, default="")
-    parser.addini("leaks_allow", HELP_ALLOW, type="linelist", default=[])
-    parser.addini("leaks_objects_threshold", HELP_OBJECTS_THRESHOLD, default="")
-    parser.addini("leaks_full_gc", HELP_FULL_GC, default="")
-    parser.addini("leaks_globals", HELP_GLOBALS, type="linelist", default=[])
-    parser.addini("leaks_json", HELP_JSON, default="")
-    parser.addini("leaks_rss", HELP_RSS, default="")
-    parser.addini("leaks_max_rss", HELP_MAX_RSS, default="")
-    parser.addini("leaks_max_total_rss", HELP_MAX_TOTAL_RSS, default="")
+    _add_ini(parser, KEYS)
+
+
+def _add_ini(parser: pytest.Parser, keys: dict[str, Key]) -> None:
+    for name, key in keys.items():
+        if key.linelist:
+            parser.addini(name, key.help, type="linelist", default=[])
+        else:
+            parser.addini(name, key.help, default="")
 
 
 @dataclass(frozen=True)
@@ -214,13 +315,14 @@ def add_bench_options(parser: pytest.Parser) -> None:
     )
     group.addoption("--leakbench-iterations", default=None, metavar="N", help=HELP_ITERATIONS)
     group.addoption("--leakbench-seconds", default=None, metavar="SECONDS", help=HELP_SECONDS)
-    parser.addini("leakbench_bench", HELP_BENCH, default="")
-    parser.addini("leakbench_iterations", HELP_ITERATIONS, default="")
-    parser.addini("leakbench_seconds", HELP_SECONDS, default="")
+    _add_ini(parser, BENCH_KEYS)
 
 
 def parse_detectors(value: object, source: str) -> tuple[str, ...]:
-    """Turn ``true``/``false``/``default``/``all``/``a,b`` (or a list) into names."""
+    """Turn ``true``/``false``/``default``/``all``/``a,b`` (or a list) into names.
+
+    An empty list (``--leaks=``, ``leaks = []``) is a usage error, not "off": checking is
+    turned off by saying so (``--no-leaks``, ``leaks = false``)."""
     if isinstance(value, bool):
         return detectors.DEFAULT if value else ()
     items: list[str]
@@ -233,10 +335,18 @@ def parse_detectors(value: object, source: str) -> tuple[str, ...]:
         if text == "all":
             return detectors.known()
         items = [part.strip() for part in text.split(",") if part.strip()]
-    elif isinstance(value, list | tuple):
-        items = [str(v).strip().lower() for v in value]
+    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        items = [v.strip().lower() for v in value if v.strip()]
     else:
-        raise pytest.UsageError(f"leakbench: {source}: expected true/false or detector names")
+        raise pytest.UsageError(
+            f"leakbench: {source}: expected {KEYS['leaks'].expected}, got {shown(value)}"
+        )
+    if not items:
+        raise pytest.UsageError(
+            f"leakbench: {source}: empty list of detectors, got {shown(value)}; name them "
+            "(threads,tasks), or use default or all; to turn checking off use --no-leaks "
+            "or leaks = false"
+        )
     groups = {"default": detectors.DEFAULT, "all": detectors.known()}
     items = [name for item in items for name in groups.get(item, (item,))]
     unknown = [name for name in items if name not in detectors.known()]
@@ -250,7 +360,9 @@ def parse_detectors(value: object, source: str) -> tuple[str, ...]:
 
 def resolve(config: pytest.Config) -> Settings:
     """Read every source in precedence order; raise UsageError naming the bad source."""
+    check_table(config)
     table = tool_table(config)
+    label = table_label(config)
     pick = picker(config)
     enabled: tuple[str, ...] = ()
     chosen = pick("leaks")
@@ -263,7 +375,7 @@ def resolve(config: pytest.Config) -> Settings:
     full_gc = pick("leaks_full_gc")
     allow: list[str] = list(DEFAULT_ALLOW)
     allow += patterns(config.getini("leaks_allow"), "ini option leaks_allow")
-    allow += patterns(table.get("leaks_allow", []), "[tool.leakbench] leaks_allow")
+    allow += patterns(table.get("leaks_allow", []), f"{label} leaks_allow")
     allow += patterns(config.getoption("leaks_allow") or [], "--leaks-allow")
     watch = _globals_watch(config, table) if "globals" in enabled else ()
     json_path = pick("leaks_json")
@@ -273,7 +385,9 @@ def resolve(config: pytest.Config) -> Settings:
     return Settings(
         enabled=enabled,
         report_only=parse_bool(*report_only) if report_only else False,
-        grace=float(parse_number(grace[0], grace[1], float)) if grace else 0.5,
+        grace=(
+            float(parse_number(*grace, float, maximum=MAX_GRACE, unit="seconds")) if grace else 0.5
+        ),
         allow=tuple(allow),
         objects_threshold=int(parse_number(threshold[0], threshold[1], int)) if threshold else 100,
         full_gc=parse_bool(*full_gc) if full_gc else False,
@@ -294,6 +408,7 @@ def resolve(config: pytest.Config) -> Settings:
 
 def resolve_bench(config: pytest.Config) -> BenchSettings:
     """The fixture's options, by the same sources and precedence as ``resolve``."""
+    check_table(config)
     pick = picker(config)
     bench, iterations, seconds = (
         pick(name) for name in ("leakbench_bench", "leakbench_iterations", "leakbench_seconds")
@@ -301,21 +416,33 @@ def resolve_bench(config: pytest.Config) -> BenchSettings:
     return BenchSettings(
         results=_bench_path(config, *bench) if bench else None,
         iterations=int(parse_above_zero(*iterations, int)) if iterations else DEFAULT_ITERATIONS,
-        seconds=float(parse_above_zero(*seconds, float)) if seconds else DEFAULT_SECONDS,
+        seconds=(
+            float(parse_number(*seconds, float, above_zero=True, unit="seconds"))
+            if seconds
+            else DEFAULT_SECONDS
+        ),
     )
 
 
 def _bench_path(config: pytest.Config, value: object, source: str) -> Path | None:
     """A path, relative to the rootdir; in the ini file and the table also true or false."""
+    if isinstance(value, bool):
+        value = DEFAULT_BENCH_PATH if value else "false"
+    if not isinstance(value, str):
+        raise pytest.UsageError(
+            f"leakbench: {source}: expected {BENCH_KEYS['leakbench_bench'].expected}, "
+            f"got {shown(value)}"
+        )
     if not source.startswith("--"):
-        text = str(value).strip().lower()
+        text = value.strip().lower()
         if text in TRUE:
             value = DEFAULT_BENCH_PATH
         elif text in FALSE:
             return None
-    text = str(value).strip()
+    text = value.strip()
     if not text:
-        raise pytest.UsageError(f"leakbench: {source}: expected a file path")
+        wanted = "a file path" if source.startswith("--") else "true, false or a file path"
+        raise pytest.UsageError(f"leakbench: {source}: expected {wanted}, got {shown(value)}")
     return config.rootpath / text
 
 
@@ -323,13 +450,19 @@ def _globals_watch(config: pytest.Config, table: dict[str, Any]) -> tuple[str, .
     """Dotted names from every source (they add up); each must resolve now."""
     sources = [
         (config.getini("leaks_globals"), "ini option leaks_globals"),
-        (table.get("leaks_globals", []), "[tool.leakbench] leaks_globals"),
+        (table.get("leaks_globals", []), f"{table_label(config)} leaks_globals"),
         (config.getoption("leaks_globals") or [], "--leaks-globals"),
     ]
     names: dict[str, None] = {}
     for values, source in sources:
-        for raw in [values] if isinstance(values, str) else values:
-            name = str(raw).strip()
+        items = [values] if isinstance(values, str) else values
+        if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+            raise pytest.UsageError(
+                f"leakbench: {source}: expected {KEYS['leaks_globals'].expected}, "
+                f"got {shown(values)}"
+            )
+        for raw in items:
+            name = raw.strip()
             if not name:
                 continue
             try:
@@ -342,9 +475,11 @@ def _globals_watch(config: pytest.Config, table: dict[str, Any]) -> tuple[str, .
 
 def _json_path(config: pytest.Config, value: object, source: str) -> Path:
     """Relative to where pytest was started (command line) or to the rootdir (ini)."""
-    text = str(value).strip()
+    text = value.strip() if isinstance(value, str) else ""
     if not text:
-        raise pytest.UsageError(f"leakbench: {source}: expected a file path")
+        raise pytest.UsageError(
+            f"leakbench: {source}: expected {KEYS['leaks_json'].expected}, got {shown(value)}"
+        )
     base = config.invocation_params.dir if source.startswith("--") else config.rootpath
     return base / text
 
@@ -387,14 +522,21 @@ def _looks_like_path(value: str) -> bool:
 
 
 __all__ = [
+    "BENCH_KEYS",
     "DEFAULT_ALLOW",
     "DEFAULT_BENCH_PATH",
     "ENV_VAR",
+    "KEYS",
+    "MAX_GRACE",
+    "OPTION_KEYS",
+    "TABLE_KEYS",
     "BenchSettings",
+    "Key",
     "Settings",
     "add_bench_options",
     "add_options",
     "allow_matcher",
+    "check_table",
     "resolve",
     "resolve_bench",
     "split_path_from_leaks",

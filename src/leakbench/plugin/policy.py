@@ -87,14 +87,19 @@ DEFAULT_ALLOW: tuple[str, ...] = (
 """Thread pools and tasks that libraries own and reuse on purpose across tests."""
 
 
-def patterns(values: Iterable[object], source: str) -> list[str]:
-    """The non-empty patterns of one source; a ``kind:`` that names no detector is a
-    usage error naming the source."""
-    if isinstance(values, str):
-        values = [values]
+def patterns(values: object, source: str) -> list[str]:
+    """The non-empty patterns of one source (a string or a list of strings); anything else,
+    and a ``kind:`` that names no detector, is a usage error naming the source."""
+    items = [values] if isinstance(values, str) else values
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+        shown = repr(values)
+        shown = shown if len(shown) <= 60 else f"{shown[:60]}..."
+        raise pytest.UsageError(
+            f"leakbench: {source}: expected a pattern 'kind:glob' or a list of them, got {shown}"
+        )
     patterns = []
-    for raw in values:
-        text = str(raw).strip()
+    for raw in items:
+        text = raw.strip()
         if not text:
             continue
         kind, sep, _ = text.partition(":")

@@ -9,6 +9,7 @@ an xdist run renders what its workers measured.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,12 +23,46 @@ if TYPE_CHECKING:
 __all__ = ["TOP", "format_size", "growth_lines", "guard_message", "guard_reason"]
 
 
+_NUMBERED = re.compile(r"^(Thread|Task|Dummy)-\d+( \(.*\))?$")
+"""Names Python gives unnamed threads and tasks: they change from run to run."""
+_INODE = re.compile(r"^(pipe|socket|anon_inode):\[\d+\]$")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+_PORT = re.compile(r":\d+$")
+
+
+def allow_pattern(leak: Leak) -> str:
+    """A ``kind:glob`` allow-list pattern that matches ``leak`` and stays valid across runs
+    ('' when no key is stable enough): numbered thread/task names, inode numbers and
+    object addresses are skipped or globbed, a socket's port is globbed."""
+    for key in leak.keys:
+        if not key or _NUMBERED.match(key) or _INODE.match(key):
+            continue
+        glob = _escape(key)
+        glob = _ADDRESS.sub("*", glob)
+        if key.startswith("socket:") and _PORT.search(key):
+            glob = _PORT.sub(":*", glob)
+        return f"{leak.kind}:{glob}"
+    return ""
+
+
+def _escape(text: str) -> str:
+    """``text`` as an fnmatch glob matching itself."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
 def format_leak(leak: Leak) -> list[str]:
     prefix = "[internal error] " if leak.internal_error else ""
     lines = [f"{prefix}[{leak.kind}] {leak.summary}"]
     lines.extend(f"    {line}" for line in leak.details)
     if leak.excused:
         lines.append(f"    ({leak.excused})")
+    if leak.by_library and leak.counts:
+        pattern = allow_pattern(leak)
+        if pattern:
+            lines.append(
+                f"    created by library code; if it is meant to outlive the test, allow it "
+                f"with --leaks-allow='{pattern}' (ini: leaks_allow = {pattern})"
+            )
     return lines
 
 
@@ -45,10 +80,37 @@ def format_section(nodeid: str, leaks: Sequence[Leak]) -> str:
 
 PER_TEST_LINES = 3
 """Summary lines per test and kind; the teardown error lists them all."""
+SUMMARY_LINES = 60
+"""Leak lines in the end-of-run summary (per-kind headers and counts come on top)."""
 
 
-def summary_lines(results: Iterable[tuple[str, Sequence[Leak]]]) -> list[str]:
-    """The end-of-run summary: leaking tests grouped by detector kind."""
+def summary_lines(
+    results: Iterable[tuple[str, Sequence[Leak]]],
+    json_path: object = None,
+    limit: int = SUMMARY_LINES,
+) -> list[str]:
+    """The end-of-run summary: leaking tests grouped by detector kind, at most ``limit``
+    leak lines; past that, how many more and where the full list is."""
+    shown: list[str] = []
+    entries = hidden = 0
+    for line in _all_summary_lines(results):
+        if line.startswith("  "):  # one leak (or "... and N more") of the kind above
+            entries += 1
+            if entries > limit:
+                hidden += 1
+                continue
+        shown.append(line)  # the kind headers and their counts are always shown
+    if hidden:
+        where = (
+            f"the full list is in {json_path} (--leaks-json)"
+            if json_path
+            else "the full list is in the file --leaks-json=PATH writes"
+        )
+        shown.append(f"... and {hidden} more line(s) not shown; {where}")
+    return shown
+
+
+def _all_summary_lines(results: Iterable[tuple[str, Sequence[Leak]]]) -> list[str]:
     by_kind: dict[str, list[tuple[str, Leak]]] = defaultdict(list)
     internal: list[tuple[str, Leak]] = []
     excused: list[tuple[str, Leak]] = []

@@ -25,8 +25,15 @@ LABEL = {
     "peak_bytes": "peak",
     "total_allocated_bytes": "allocated",
     "allocations": "allocations",
-    "time": "time",
+    "instructions": "instructions/iter",
+    "time": "wall time/iter",
 }
+LEGEND = (
+    "instructions/iter: CPU instructions per iteration counted under Valgrind (all threads of "
+    "the process; what time gates on). wall time/iter: median seconds per iteration; its "
+    "change is relative to a reference workload timed alongside, with a 95% interval."
+)
+"""The one line under every table that says what the two time rows measure."""
 
 
 def seconds(value: float) -> str:
@@ -37,15 +44,24 @@ def seconds(value: float) -> str:
     return f"{value / 1e-9:.3g} ns"
 
 
+def count(value: float) -> str:
+    """``1352231`` -> ``1.35 M``; ``13645`` -> ``13.6 k``; small counts as they are."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:,.0f}"
+
+
 def value(m: MetricComparison, side: str) -> str:
-    """BASE or HEAD cell: bytes, a count, or time as median seconds and reference ratio."""
+    """BASE or HEAD cell: bytes, a count, instructions, or wall time as seconds per iteration."""
     number = m.base if side == "base" else m.head
-    if number is None:
-        return "—"
     if m.kind == "time":
         secs = m.base_seconds if side == "base" else m.head_seconds
-        prefix = f"{seconds(secs)} " if secs is not None else ""
-        return f"{prefix}({number:.3f}x)"
+        return seconds(secs) if secs is not None else "—"
+    if number is None:
+        return "—"
+    if m.kind == "instructions":
+        return count(number)
     return amount(m, number)
 
 
@@ -66,12 +82,25 @@ def percent(x: float) -> str:
 
 
 def change(m: MetricComparison) -> str:
-    """Relative change, with the confidence interval for time."""
+    """Relative change and what it means in words: ``+12.0% slower``, ``-3.1% fewer``."""
     if m.change is None:
         if m.base is not None and m.head is not None and m.head != m.base:
             return f"{'+' if m.head > m.base else '-'}{amount(m, abs(m.head - m.base))}"
         return "—"
-    return percent(m.change)
+    return f"{percent(m.change)} {direction(m)}"
+
+
+def direction(m: MetricComparison) -> str:
+    """The change in one word: ``slower``/``faster`` (wall time), ``more``/``fewer``
+    (instructions, counts), ``more``/``less`` (bytes), ``same`` below 0.05%."""
+    c = m.change or 0.0
+    if abs(c) < 0.0005:
+        return "same"
+    if m.kind == "time":
+        return "slower" if c > 0 else "faster"
+    if m.kind == "instructions" or m.unit == "count":
+        return "more" if c > 0 else "fewer"
+    return "more" if c > 0 else "less"
 
 
 def interval(m: MetricComparison) -> str:
@@ -134,5 +163,6 @@ def summary(c: Comparison) -> str:
 
 
 def shown(m: MetricComparison, verbose: bool) -> bool:
-    """Informational metrics only in verbose mode; everything that gates always."""
-    return verbose or m.verdict is not Verdict.INFO
+    """Informational memory metrics only in verbose mode; everything that gates, and the
+    wall time (informational against a stored baseline), always."""
+    return verbose or m.verdict is not Verdict.INFO or m.kind == "time"

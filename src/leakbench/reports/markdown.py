@@ -97,8 +97,9 @@ def render(comparison: Comparison, verbose: bool = False) -> str:
         lines += ["<details><summary>Top leaking call sites (HEAD)</summary>", "", *sites]
         lines += ["</details>", ""]
     lines.append(
-        "<sub>Memory gates on growth beyond the budget and the absolute floor; time fails only "
-        "when the whole 95% bootstrap interval of the reference-normalised ratio is beyond "
-        "budget.</sub>"
+        "<sub>Memory gates on growth beyond the budget and the absolute floor; time gates on "
+        "instructions per iteration beyond the budget and the instructions floor. "
+        + _cell(cells.LEGEND)
+        + "</sub>"
     )
     return "\n".join(lines) + "\n"

@@ -83,5 +83,7 @@ def render(comparison: Comparison, console: Console, verbose: bool = False) -> N
         console.print(Text(f"removed scenarios (in BASE only): {', '.join(comparison.removed)}"))
     for note in comparison.notes:
         console.print(Text(f"note: {note}", style="yellow"))
+    if comparison.scenarios:
+        console.print(Text(cells.LEGEND, style="dim"))
     style = "bold red" if comparison.exit_code else "bold green"
     console.print(Text(cells.summary(comparison), style=style))

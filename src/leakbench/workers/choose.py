@@ -21,6 +21,7 @@ from typing import Any
 from leakbench.workers.run import Outcome, PytestRun
 
 __all__ = [
+    "MAX_WORKERS",
     "LevelSummary",
     "Recommendation",
     "default_levels",
@@ -28,6 +29,11 @@ __all__ = [
     "recommend",
     "summarize",
 ]
+
+
+MAX_WORKERS = 1024
+"""The most workers one level may ask for: each is a fresh interpreter importing the suite,
+so a typo such as ``--levels 100000`` would fork until the machine gives out."""
 
 
 def default_levels(maximum: int, cpus: int) -> list[int]:
@@ -44,15 +50,21 @@ def default_levels(maximum: int, cpus: int) -> list[int]:
 
 
 def parse_levels(text: str) -> list[int]:
-    """``"1,2,4"`` -> ``[1, 2, 4]``; 0 means ``-n 0`` (tests in the controller, no workers)."""
+    """``"1,2,4"`` -> ``[1, 2, 4]``; 0 means ``-n 0`` (tests in the controller, no workers).
+
+    Raises ``ValueError`` for anything but ASCII digits and commas, and for a level above
+    :data:`MAX_WORKERS`."""
+    shown = repr(text) if len(text) <= 40 else f"{text[:40]!r}..."
     levels: set[int] = set()
     for part in text.split(","):
         part = part.strip()
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):
             raise ValueError(
-                f"{text!r}: expected worker counts separated by commas, such as 1,2,4 "
+                f"{shown}: expected worker counts separated by commas, such as 1,2,4 "
                 "(0 = no workers)"
             )
+        if len(part.lstrip("0")) > len(str(MAX_WORKERS)) or int(part) > MAX_WORKERS:
+            raise ValueError(f"{shown}: at most {MAX_WORKERS} workers per level")
         levels.add(int(part))
     return sorted(levels)
 

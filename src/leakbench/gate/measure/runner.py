@@ -1,4 +1,5 @@
-"""Measure a list of scenarios: every memory pass, then the time passes, each in a fresh process.
+"""Measure a list of scenarios: every memory pass, every instruction pass, then the time
+passes, each in a fresh process.
 
 ``leakbench bench`` drives this with a progress display. Nothing this module starts runs at
 the same time as anything else it starts, so our own work never disturbs a time pass.
@@ -13,12 +14,22 @@ owns the median, and the spread it adds shows up in the rounds (so in a comparis
 confidence interval) instead of as a shifted median. The first process calibrates; the others
 repeat its plan (``plan.plan_of``) so that all rounds are alike and can be pooled.
 
+The instruction passes (one Valgrind process per scenario, ``leakbench.gate.measure.instructions``)
+run on :data:`COUNT_WORKERS` other threads *while* the memory passes run, and all of them end
+before the first time pass starts: neither a count nor a memray capture depends on how fast
+the machine is, so overlapping them saves minutes (~3 min of Valgrind for the suites here),
+while a timed round never shares the machine with our own work. An instruction
+pass that cannot count (Valgrind missing, crashed, killed) records why instead of a figure; it
+never stops the run.
+
 Every pass runs in the one measurement child (``leakbench.gate.measure.child``).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from math import ceil
@@ -28,16 +39,26 @@ from leakbench.gate.environment import fingerprint
 from leakbench.gate.measure.child import (
     DEFAULT_TIMEOUT,
     DEFAULT_WARMUP,
+    run_instruction_pass,
     run_memory_pass,
     run_time_pass,
 )
 from leakbench.gate.measure.plan import DEFAULT_BUDGET, plan_of, time_iterations_for
+from leakbench.gate.measure.spawn import kill_running
 from leakbench.gate.measure.timing import pool
-from leakbench.gate.results import MemoryResult, Results, ScenarioResult, TimeResult
-from leakbench.gate.scenarios import Scenario
+from leakbench.gate.results import (
+    InstructionsResult,
+    MemoryResult,
+    Results,
+    ScenarioResult,
+    TimeResult,
+)
+from leakbench.gate.scenarios import Scenario, instruction_iterations_for, module_of
 
 CAPTURES_DIR = Path(".leakbench") / "captures"
 DEFAULT_TIME_PROCESSES = 3
+COUNT_WORKERS = 2
+"""Instruction passes at a time, beside the memory passes (nothing is timed meanwhile)."""
 
 Progress = Callable[[str], None]
 """Called with a one-line description as each step (one child process) starts."""
@@ -53,6 +74,10 @@ class BenchOptions:
     """Override every scenario's memory-pass iteration count (None: the scenario's)."""
     memory: bool = True
     time: bool = True
+    instructions: bool = True
+    """Run the instruction pass (under Valgrind; a figure-less result when it is missing)."""
+    instruction_iterations: int | None = None
+    """Override every scenario's instruction-pass N (None: the scenario's)."""
     time_budget: float = DEFAULT_BUDGET
     """Seconds of timed scenario rounds per scenario, shared by its time processes."""
     time_processes: int = DEFAULT_TIME_PROCESSES
@@ -75,7 +100,11 @@ def capture_path(root: Path, scenario: Scenario) -> Path:
 
 def steps(scenarios: Sequence[Scenario], options: BenchOptions) -> int:
     """How many child processes :func:`run` starts (for a progress bar)."""
-    per_scenario = int(options.memory) + (options.time_processes if options.time else 0)
+    per_scenario = (
+        int(options.memory)
+        + int(options.instructions)
+        + (options.time_processes if options.time else 0)
+    )
     return len(scenarios) * per_scenario
 
 
@@ -89,6 +118,18 @@ def _memory(scenario: Scenario, options: BenchOptions) -> MemoryResult:
         capture=capture_path(options.root, scenario) if options.keep_captures else None,
         timeout=options.timeout,
         cpu=options.cpu,
+    )
+
+
+def _instructions(scenario: Scenario, options: BenchOptions) -> InstructionsResult:
+    return run_instruction_pass(
+        scenario.name,
+        suites=options.suites,
+        root=options.root,
+        iterations=instruction_iterations_for(scenario, options.instruction_iterations),
+        warmup=options.warmup,
+        timeout=options.timeout,
+        module=module_of(scenario),
     )
 
 
@@ -110,14 +151,37 @@ def run(
     scenarios: Sequence[Scenario], options: BenchOptions, progress: Progress | None = None
 ) -> Results:
     """Measure every scenario and return one :class:`Results` document (not yet written)."""
-    say = progress or (lambda _: None)
+    lock = threading.Lock()
+
+    def say(line: str) -> None:
+        if progress is not None:
+            with lock:  # the instruction passes report from their own thread
+                progress(line)
+
     created = datetime.now(UTC).isoformat(timespec="seconds")
     environment = fingerprint(options.root)
+
+    def count(s: Scenario) -> InstructionsResult:
+        n = instruction_iterations_for(s, options.instruction_iterations)
+        say(f"instruction pass: {s.name} ({n} iterations under callgrind)")
+        return _instructions(s, options)
+
     memory: dict[str, MemoryResult] = {}
-    if options.memory:
-        for s in scenarios:
-            say(f"memory pass: {s.name} ({iterations_for(s, options.iterations)} iterations)")
-            memory[s.name] = _memory(s, options)
+    counting: dict[str, Future[InstructionsResult]] = {}
+    with ThreadPoolExecutor(COUNT_WORKERS, thread_name_prefix="leakbench-count") as counter:
+        try:
+            if options.instructions:
+                counting = {s.name: counter.submit(count, s) for s in scenarios}
+            if options.memory:
+                for s in scenarios:
+                    n = iterations_for(s, options.iterations)
+                    say(f"memory pass: {s.name} ({n} iterations)")
+                    memory[s.name] = _memory(s, options)
+            counted = {name: future.result() for name, future in counting.items()}
+        except BaseException:  # Ctrl-C or a failed memory pass: stop counting now
+            counter.shutdown(wait=False, cancel_futures=True)
+            kill_running()  # the Valgrind child of the pass running on the other thread
+            raise
     parts: dict[str, list[TimeResult]] = {s.name: [] for s in scenarios}
     if options.time:
         for turn in range(1, options.time_processes + 1):
@@ -131,6 +195,7 @@ def run(
             leaks_memory=s.leaks_memory,
             memory=memory.get(s.name),
             time=replace(pool(parts[s.name]), cpu=options.cpu) if parts[s.name] else None,
+            instructions=counted.get(s.name),
         )
         for s in scenarios
     }

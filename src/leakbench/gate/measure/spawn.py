@@ -26,8 +26,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 _DROP = (
     "PYTHONMALLOC",  # would bypass pymalloc and change what memray sees
@@ -47,9 +51,26 @@ class MeasurementError(RuntimeError):
     """A measurement child failed; ``str()`` names the scenario, the pass and the cause."""
 
 
-def child_env() -> dict[str, str]:
-    """This process's environment with hashing pinned and allocator/xdist switches removed."""
+_RUNNING: set[int] = set()
+"""Process groups of the children running now (several when passes run on other threads)."""
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_running() -> None:
+    """Kill every measurement child running now, whichever thread started it (a Ctrl-C in
+    the main thread must not wait for a pass running on another thread to finish)."""
+    with _RUNNING_LOCK:
+        groups = list(_RUNNING)
+    for pgid in groups:
+        _kill_group(pgid)
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with hashing pinned and allocator/xdist switches removed,
+    then ``extra`` (a side's ``PYTHONPATH``, given per call so that threads need not share
+    ``os.environ``)."""
     env = {k: v for k, v in os.environ.items() if k not in _DROP}
+    env.update(extra or {})
     env["PYTHONHASHSEED"] = "0"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
@@ -64,42 +85,94 @@ def default_cpu() -> int | None:
     return allowed[-1] if len(allowed) > 1 else None
 
 
+During = Callable[["subprocess.Popen[str]", float], None]
+"""``during(proc, deadline)``: talk to a running child (the instruction pass's handshake)
+before it is waited for; ``deadline`` is the ``time.monotonic()`` the timeout ends at."""
+
+
 def run_child(
-    argv: Sequence[str], *, cwd: Path, timeout: float, what: str, cpu: int | None = None
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    timeout: float,
+    what: str,
+    cpu: int | None = None,
+    prefix: Sequence[str] = (),
+    pass_fds: Sequence[int] = (),
+    during: During | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python argv...`` (pinned to ``cpu`` if given) and return it; raise
-    :class:`MeasurementError` on failure."""
-    proc = subprocess.Popen(
-        [sys.executable, *argv],
-        cwd=cwd,
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    if cpu is not None:
-        # Set from here, right after the exec: the interpreter needs milliseconds to start, so
-        # no thread of the child exists yet and all of them inherit the mask. (preexec_fn is
-        # unsafe in a parent with threads, and rich's progress bar runs one.)
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(proc.pid, {cpu})
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    """Run ``prefix... python argv...`` (pinned to ``cpu`` if given) and return it; raise
+    :class:`MeasurementError` on failure.
+
+    ``prefix`` wraps the interpreter (``valgrind --tool=callgrind ...``), ``pass_fds`` stay
+    open in the child, and ``during`` runs while the child does; with ``during`` the child's
+    output goes to temporary files, so that a chatty child cannot fill a pipe nobody reads.
+    ``env`` is added to the child's environment (:func:`child_env`).
+    """
+    with contextlib.ExitStack() as stack:
+        files: tuple[IO[str], IO[str]] | None = None
+        if during is not None:
+            files = (
+                stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8")),
+                stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8")),
+            )
+        proc = subprocess.Popen(
+            [*prefix, sys.executable, *argv],
+            cwd=cwd,
+            env=child_env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=files[0] if files else subprocess.PIPE,
+            stderr=files[1] if files else subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            pass_fds=tuple(pass_fds),
+        )
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc.pid)
+        if cpu is not None:
+            # Set from here, right after the exec: the interpreter needs milliseconds to start,
+            # so no thread of the child exists yet and all of them inherit the mask. (preexec_fn
+            # is unsafe in a parent with threads, and rich's progress bar runs one.)
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(proc.pid, {cpu})
+        deadline = time.monotonic() + timeout
+        try:
+            if during is not None:
+                during(proc, deadline)
+            out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise MeasurementError(f"{what}: timed out after {timeout:.0f} s") from None
+        except MeasurementError as exc:  # a failed handshake: say what the child said
+            _kill_group(proc.pid)
+            proc.wait()
+            said = _tail(_contents(files[0]), _contents(files[1])) if files else "no output"
+            if said != "no output":
+                raise type(exc)(f"{exc} ({said})") from None
+            raise
+        except BaseException:  # Ctrl-C: do not leave the child running
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc.pid)
         _kill_group(proc.pid)
-        proc.communicate()
-        raise MeasurementError(f"{what}: timed out after {timeout:.0f} s") from None
-    except BaseException:  # Ctrl-C: do not leave the child running
-        _kill_group(proc.pid)
-        proc.wait()
-        raise
-    _kill_group(proc.pid)
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        if files is not None:
+            out, err = _contents(files[0]), _contents(files[1])
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out or "", err or "")
     if proc.returncode != 0:
-        raise MeasurementError(f"{what}: exited with {proc.returncode}: {_tail(out, err)}")
+        raise MeasurementError(
+            f"{what}: exited with {proc.returncode}: {_tail(done.stdout, done.stderr)}"
+        )
     return done
+
+
+def _contents(file: IO[str]) -> str:
+    file.seek(0)
+    return file.read()
 
 
 def _kill_group(pgid: int) -> None:

@@ -132,19 +132,26 @@ def run_benchmark(config: dict[str, Any], scratch: Path) -> TimeResult:
     return time_result(doc, what)
 
 
-def time_rounds(iteration: Iteration, plan: Plan) -> list[float]:
-    """An ABBA pair process's rounds: seconds per iteration of each of ``plan.rounds`` rounds.
+def time_rounds(iteration: Iteration, plan: Plan) -> tuple[list[float], list[float]]:
+    """An ABBA pair process's rounds: seconds per iteration of each of ``plan.rounds`` rounds,
+    and the process CPU seconds (every thread, ``time.process_time``) per iteration of each.
 
     Plain ``perf_counter`` rounds, no pytest-benchmark and no reference: the pair's other
-    process is the reference. The caller warms the scenario up and collects garbage first.
+    process is the reference. The CPU share of a round's wall time tells computing from
+    waiting (sleep, I/O, locks, child processes), which instruction counts do not see
+    (``leakbench.gate.verdicts.abba.waiting``). The caller warms the scenario up and
+    collects garbage first.
     """
-    rounds = []
+    rounds: list[float] = []
+    cpu: list[float] = []
     for _ in range(plan.rounds):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         for _ in range(plan.iterations):
             iteration()
         rounds.append((time.perf_counter() - t0) / plan.iterations)
-    return rounds
+        cpu.append((time.process_time() - c0) / plan.iterations)
+    return rounds, cpu
 
 
 def time_result_of(benchmark: Any, what: str = "time pass") -> TimeResult:

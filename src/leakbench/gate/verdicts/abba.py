@@ -16,6 +16,15 @@ two more pairs, until ``max_time`` seconds or ``max_pairs``, then "inconclusive"
 never a failure). A real +10% sits at this machine's noise floor, so it may end
 inconclusive, which is the honest answer; it must never end PASS.
 
+Since instruction counts (``leakbench.gate.measure.instructions``) judge CPU work exactly,
+``compare-branches`` runs pairs only for scenarios whose time is mostly *waiting* (sleep,
+I/O, locks, child processes), which instructions do not see, and where Valgrind gave no
+count. :func:`waiting` tells them apart from one native probe process per side: a round's
+process CPU time (every thread) over its wall time, taken at the 90th percentile of the
+rounds because preemption on a busy machine only ever lowers it; below
+:data:`WAITING_SHARE` the scenario is waiting-dominated. The other scenarios get a wall-time
+row from the probes (:func:`probe_metric`), shown and never gating.
+
 This module only decides. Each process of a pair is the ``pair-time`` mode of the one
 measurement child (``leakbench.gate.measure.child.run_pair_process``), laid out by the one
 round plan (``leakbench.gate.measure.plan``); ``leakbench compare-branches`` wires the two.
@@ -44,12 +53,16 @@ __all__ = [
     "DEFAULT_MAX_TIME",
     "DEFAULT_PAIRS",
     "STATISTICS",
+    "WAITING_SHARE",
     "Decision",
     "Measure",
     "PairRun",
+    "cpu_share",
     "decide",
+    "probe_metric",
     "run_pairs",
     "time_metric",
+    "waiting",
     "with_time",
 ]
 
@@ -60,6 +73,9 @@ DEFAULT_MAX_TIME = 30.0
 """Seconds one scenario may spend adding pairs before it is called inconclusive."""
 STEP = 2
 """Pairs added per step: keeps the AB/BA balance."""
+WAITING_SHARE = 0.5
+"""A scenario whose rounds spend less than this share of their wall time on the CPU (90th
+percentile over the rounds) is waiting-dominated: its time is judged in ABBA pairs."""
 
 
 def low_decile(rounds: Sequence[float]) -> float:
@@ -127,6 +143,24 @@ def decide(
     return Decision(verdict, median, low, high)
 
 
+def cpu_share(rounds: Sequence[float], cpu_rounds: Sequence[float]) -> float | None:
+    """The 90th percentile over rounds of CPU seconds / wall seconds (None: no CPU times).
+
+    Preemption by other jobs adds wall time and no CPU time, so it only lowers a round's
+    share; a high quantile is the share of an undisturbed round."""
+    shares = sorted(c / r for r, c in zip(rounds, cpu_rounds, strict=False) if r > 0)
+    if not shares:
+        return None
+    return shares[min(len(shares) - 1, (len(shares) * 9) // 10)]
+
+
+def waiting(rounds: Sequence[float], cpu_rounds: Sequence[float]) -> bool:
+    """Whether a probe's rounds were mostly waiting (see :data:`WAITING_SHARE`); unknown
+    CPU times count as waiting, so that the pairs still judge."""
+    share = cpu_share(rounds, cpu_rounds)
+    return share is None or share < WAITING_SHARE
+
+
 Measure = Callable[[str, str, "Plan | None"], "tuple[float, Plan]"]
 """``measure(side, scenario, plan)`` -> (seconds per iteration, plan used); ``side``
 is ``"base"`` or ``"head"``; ``plan`` None asks the process to calibrate."""
@@ -142,14 +176,17 @@ def run_pairs(
     max_time: float = DEFAULT_MAX_TIME,
     seed: int = SEED,
     clock: Callable[[], float] = time.monotonic,
+    plan: Plan | None = None,
 ) -> PairRun:
     """Measure ``name`` in ABBA pairs until the interval decides, or the limits are hit.
 
     A calibration process (BASE, not counted) fixes the plan first, so that both sides'
-    rounds are alike and the first counted process is not also the one that warms the disk.
+    rounds are alike and the first counted process is not also the one that warms the disk;
+    ``plan`` (BASE's probe already calibrated) skips it.
     """
     start = clock()
-    _, plan = measure("base", name, None)
+    if plan is None:
+        _, plan = measure("base", name, None)
     run = PairRun(name, plan, seed=seed)
     while True:
         target = max(pairs, 1) if not run.base else len(run.base) + STEP
@@ -194,6 +231,23 @@ def time_metric(run: PairRun, budget: Budget, default: Budget) -> MetricComparis
         head_seconds=statistics.median(run.head),
         note=note,
     )
+
+
+def probe_metric(
+    base: Sequence[float],
+    head: Sequence[float],
+    statistic: Callable[[Sequence[float]], float],
+    note: str,
+) -> MetricComparison:
+    """The ``time`` row of a scenario judged by instructions: one probe process per side
+    (rounds' seconds per iteration), compared by ``statistic``; shown, never gating."""
+    b = float(statistic(base)) if base else None
+    h = float(statistic(head)) if head else None
+    change = h / b - 1 if b and h is not None else None
+    return MetricComparison(
+        "time", "time", "ratio", 1.0 if b else None, (h / b) if b and h is not None else None,
+        change, None, Verdict.INFO, False, base_seconds=b, head_seconds=h, note=note,
+    )  # fmt: skip
 
 
 def with_time(s: ScenarioComparison, metric: MetricComparison | None) -> ScenarioComparison:

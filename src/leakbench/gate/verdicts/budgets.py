@@ -7,6 +7,7 @@ reviewed with the code they guard::
     memory_budget = 0.20        # +20% per gated memory metric
     time_budget = 0.10          # +10% on the reference-normalised time ratio
     memory_floor = "64KiB"      # memory differences below this never fail
+    instructions_floor = 1000   # instructions/iteration differences below this never fail
 
     [tool.leakbench.scenarios."httpx.leaky"]
     memory_budget = 0.5
@@ -25,17 +26,27 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from leakbench._util import sizes
-from leakbench._util.pyproject import PyprojectError, find_pyproject, read_tool_table
+from leakbench._util.pyproject import (
+    PyprojectError,
+    UnknownKeyError,
+    check_keys,
+    closest_key,
+    find_pyproject,
+    read_tool_table,
+)
 
 DEFAULT_MEMORY_BUDGET = 0.20
 DEFAULT_TIME_BUDGET = 0.10
 DEFAULT_MEMORY_FLOOR = 64 * 1024
+DEFAULT_INSTRUCTIONS_FLOOR = 1000
+"""Instructions per iteration below which a change never fails (or counts as improved): a
+clean scenario of a few thousand instructions is then never judged on a few hundred."""
 
 MEMORY_METRICS: tuple[str, ...] = (
     "retained_per_iteration",
@@ -58,8 +69,23 @@ gate, so they are shown but do not fail.
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
 """The forms a budget accepts: a subset of ``leakbench._util.sizes`` (no ``T``, ``%`` or ``1.``)."""
-_GLOBAL_KEYS = {"memory_budget", "time_budget", "memory_floor", "memory_metrics", "scenarios"}
-_SCENARIO_KEYS = {"memory_budget", "time_budget", "memory_floor", "reason"}
+_GLOBAL_KEYS = {
+    "memory_budget",
+    "time_budget",
+    "memory_floor",
+    "instructions_floor",
+    "memory_metrics",
+    "scenarios",
+}
+_SCENARIO_KEYS = {"memory_budget", "time_budget", "memory_floor", "instructions_floor", "reason"}
+TABLE_KEYS: frozenset[str] = frozenset(_GLOBAL_KEYS)
+"""The gate's keys of ``[tool.leakbench]``; the table is shared with the plugin's options, and
+``leakbench.plugin.options.TABLE_KEYS`` joins both into the one list of known keys."""
+TABLE_HINTS: dict[str, str] = {
+    key: 'a key of [tool.leakbench.scenarios."NAME"] tables, not of [tool.leakbench]'
+    for key in sorted(_SCENARIO_KEYS - _GLOBAL_KEYS)
+}
+"""What an unknown-key error says about a per-scenario key put in the main table."""
 
 
 class BudgetError(ValueError):
@@ -73,9 +99,12 @@ class Budget:
     memory: float = DEFAULT_MEMORY_BUDGET
     """Allowed relative growth of each gated memory metric (0.2 = +20%)."""
     time: float = DEFAULT_TIME_BUDGET
-    """Allowed relative growth of the scenario/reference time ratio."""
+    """Allowed relative growth of instructions per iteration (and of the wall-time change in
+    the ABBA pairs of ``compare-branches``)."""
     memory_floor: int = DEFAULT_MEMORY_FLOOR
     """Absolute bytes below which a memory difference never fails."""
+    instructions_floor: int = DEFAULT_INSTRUCTIONS_FLOOR
+    """Instructions per iteration below which a difference never fails."""
     reason: str = ""
     """Why this scenario has its own budget; non-empty makes it an acknowledged regression."""
     source: str = "defaults"
@@ -109,43 +138,80 @@ def parse_size(value: object, where: str) -> int:
     if isinstance(value, bool):
         raise BudgetError(f"{where}: expected a size such as 65536 or '64KiB', got {value!r}")
     if isinstance(value, int | float):
-        if value < 0 or not math.isfinite(value):
+        if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
             raise BudgetError(f"{where}: a size must be a finite number >= 0, got {value!r}")
         return int(value)
     if isinstance(value, str) and _SIZE.match(value):
         with contextlib.suppress(ValueError):  # too large to be finite
             return sizes.parse_size(value)
-    raise BudgetError(f"{where}: expected a size such as 65536 or '64KiB', got {value!r}")
+    raise BudgetError(f"{where}: expected a size such as 65536 or '64KiB', got {_shown(value)}")
+
+
+def parse_count(value: object, where: str) -> int:
+    """A non-negative whole count such as ``1000`` (an instructions floor)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise BudgetError(f"{where}: expected a count >= 0 such as 1000, got {_shown(value)}")
 
 
 def parse_fraction(value: object, where: str) -> float:
     """A relative budget from ``0.2`` or ``"20%"``; negative budgets make no sense."""
     result: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        result = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            result = float(value)
+        elif isinstance(value, str):
+            text = value.strip()
             result = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-        except ValueError:
-            result = None
+    except (ValueError, OverflowError):  # not a number; an integer too large for a float
+        result = None
     if result is None or not math.isfinite(result) or result < 0:
-        raise BudgetError(f"{where}: expected a fraction >= 0 such as 0.2 or '20%', got {value!r}")
+        raise BudgetError(
+            f"{where}: expected a fraction >= 0 such as 0.2 or '20%', got {_shown(value)}"
+        )
     return result
 
 
+def _check_keys(
+    table: Mapping[str, Any],
+    known: Collection[str],
+    where: str,
+    hints: Mapping[str, str] | None = None,
+) -> None:
+    try:
+        check_keys(table, known, where, hints)
+    except UnknownKeyError as exc:
+        raise BudgetError(str(exc)) from None
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a one-line error, shortened when it is long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
 def _check_table(table: Mapping[str, Any], where: str) -> Mapping[str, Any]:
-    unknown = sorted(set(table) - _SCENARIO_KEYS)
+    unknown = sorted(_escaped(key) for key in set(table) - _SCENARIO_KEYS)
     if unknown:
         allowed = ", ".join(sorted(_SCENARIO_KEYS))
-        raise BudgetError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {allowed})")
+        message = f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {allowed})"
+        guesses = [g for g in (closest_key(key, _SCENARIO_KEYS) for key in unknown) if g]
+        if guesses:
+            message += f"; did you mean {' or '.join(map(repr, guesses))}?"
+        raise BudgetError(message)
     if "reason" in table and not isinstance(table["reason"], str):
-        raise BudgetError(f"{where}: reason must be a string, got {table['reason']!r}")
+        raise BudgetError(f"{where}: reason must be a string, got {_shown(table['reason'])}")
     for key in ("memory_budget", "time_budget"):
         if key in table:
             parse_fraction(table[key], f"{where} {key}")
     if "memory_floor" in table:
         parse_size(table["memory_floor"], f"{where} memory_floor")
+    if "instructions_floor" in table:
+        parse_count(table["instructions_floor"], f"{where} instructions_floor")
     return table
 
 
@@ -157,24 +223,40 @@ def _apply(budget: Budget, table: Mapping[str, Any], where: str) -> Budget:
         changes["time"] = parse_fraction(table["time_budget"], f"{where} time_budget")
     if "memory_floor" in table:
         changes["memory_floor"] = parse_size(table["memory_floor"], f"{where} memory_floor")
+    if "instructions_floor" in table:
+        changes["instructions_floor"] = parse_count(
+            table["instructions_floor"], f"{where} instructions_floor"
+        )
     if "reason" in table:
         changes["reason"] = str(table["reason"]).strip()
     return replace(budget, **changes)
 
 
-def from_table(table: Mapping[str, Any], source: str = "pyproject.toml") -> BudgetConfig:
-    """Build a :class:`BudgetConfig` from the ``[tool.leakbench]`` table."""
+def from_table(
+    table: Mapping[str, Any],
+    source: str = "pyproject.toml",
+    known_keys: Collection[str] = TABLE_KEYS,
+) -> BudgetConfig:
+    """Build a :class:`BudgetConfig` from the ``[tool.leakbench]`` table.
+
+    ``known_keys``: every key the table may hold. The plugin's options share the table,
+    so the command line passes the one list of both owners
+    (``leakbench.plugin.options.TABLE_KEYS``); the default, this module's keys alone,
+    suits a table of budgets only. A key outside it is a :class:`BudgetError` suggesting
+    the closest known key; the plugin checks the values of its own keys.
+    """
     where = f"{source} [tool.leakbench]"
-    budget_keys = {"memory_budget", "time_budget", "memory_floor"}
-    # Other leakbench settings (plugin options) may share the table; only budget
-    # keys and the scenarios table are ours, so unknown keys are not errors here.
+    _check_keys(table, known_keys, where, TABLE_HINTS)
+    budget_keys = {"memory_budget", "time_budget", "memory_floor", "instructions_floor"}
     default = _apply(Budget(), {k: v for k, v in table.items() if k in budget_keys}, where)
     default = replace(default, source=where if budget_keys & set(table) else "defaults")
     gated = DEFAULT_GATED_METRICS
     if "memory_metrics" in table:
         raw = table["memory_metrics"]
         if not isinstance(raw, list) or not all(isinstance(m, str) for m in raw):
-            raise BudgetError(f"{where} memory_metrics: expected a list of metric names")
+            raise BudgetError(
+                f"{where} memory_metrics: expected a list of metric names, got {_shown(raw)}"
+            )
         unknown = sorted(set(raw) - set(MEMORY_METRICS))
         if unknown:
             raise BudgetError(
@@ -187,16 +269,29 @@ def from_table(table: Mapping[str, Any], source: str = "pyproject.toml") -> Budg
         raise BudgetError(f"{where} scenarios: expected a table of scenario tables")
     scenarios: dict[str, Mapping[str, Any]] = {}
     for name, sub in scenarios_raw.items():
-        sub_where = f'{source} [tool.leakbench.scenarios."{name}"]'
+        sub_where = f"{source} [tool.leakbench.scenarios.{_quoted_key(name)}]"
         if not isinstance(sub, Mapping):
             raise BudgetError(f"{sub_where}: expected a table")
         scenarios[name] = _check_table(sub, sub_where)
     return BudgetConfig(default=default, scenarios=scenarios, gated_metrics=gated, source=source)
 
 
-def load(path: Path | None = None) -> BudgetConfig:
+def _quoted_key(name: object) -> str:
+    """A scenario name as a quoted key on one line: ``"a.b"``; a line break shown as ``\\n``."""
+    return '"' + _escaped(name).replace('"', '\\"') + '"'
+
+
+def _escaped(name: object) -> str:
+    """``name`` printable on one line: a line break or other control character escaped."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(name)
+    )
+
+
+def load(path: Path | None = None, known_keys: Collection[str] = TABLE_KEYS) -> BudgetConfig:
     """Read budgets from ``path`` or the nearest ``pyproject.toml`` at or above the cwd
-    (``leakbench._util.pyproject``, as the plugin finds its keys); defaults if none."""
+    (``leakbench._util.pyproject``, as the plugin finds its keys); defaults if none.
+    ``known_keys`` as in :func:`from_table`."""
     if path is None:
         path = find_pyproject()
         if path is None:
@@ -207,4 +302,4 @@ def load(path: Path | None = None) -> BudgetConfig:
         if exc.problem == "unreadable":
             raise BudgetError(f"{path}: cannot read budgets ({exc.detail})") from exc
         raise BudgetError(str(exc)) from exc
-    return from_table(table, str(path))
+    return from_table(table, str(path), known_keys)

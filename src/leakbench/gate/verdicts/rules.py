@@ -10,7 +10,22 @@ extra bytes exceed the absolute floor. For ``retained_per_iteration`` the floor 
 compared with the extra bytes over the whole run (difference x iterations), so the
 floor always means "bytes of memory", whatever the metric.
 
-Time is noisy (40-140% between runs on this machine), so it is compared on the
+Time is judged on **instructions per iteration** (the instruction pass, counted under
+Valgrind): they do not depend on the machine's load, so they are compared point to point
+like memory. Instructions regress when they grow by more than the time budget *and* by more
+than the instructions floor per iteration, and improve symmetrically. They are "not
+comparable" when either side has no count (Valgrind missing, a baseline of schema version 1),
+when the Valgrind or Python versions differ, or when the sides counted different iteration
+numbers.
+
+Wall time (pytest-benchmark) is still compared and shown, but against a stored baseline it
+never fails the gate: separate runs on a shared machine cannot be compared across load
+regimes (``docs/gate.md``). Its row is informational, or "inconclusive" (a warning) when the
+whole interval lies beyond the budget, with the reason in plain words: instructions grew too,
+or did not (then the extra time is waiting or load), or there is no count to tell.
+The wall-time statistics below are those of that row.
+
+Wall time is noisy (40-140% between runs on this machine), so it is compared on the
 reference-normalised ratio (scenario/reference per round) with a bootstrap
 confidence interval of the relative change of each side's mean of per-process
 median ratios, resampling processes and then rounds within them
@@ -32,7 +47,14 @@ import statistics
 from collections.abc import Sequence
 
 from leakbench._util.sizes import format_size
-from leakbench.gate.results import Environment, MemoryResult, Results, ScenarioResult, TimeResult
+from leakbench.gate.results import (
+    Environment,
+    InstructionsResult,
+    MemoryResult,
+    Results,
+    ScenarioResult,
+    TimeResult,
+)
 from leakbench.gate.scenarios import UnknownScenarioError, matching
 from leakbench.gate.verdicts.bootstrap import (
     grouped_change_interval,
@@ -58,6 +80,7 @@ __all__ = [
     "Verdict",
     "acknowledge",
     "compare",
+    "instructions_verdict",
     "memory_verdict",
     "pairing",
     "ratio_change_interval",
@@ -147,6 +170,18 @@ def memory_verdict(
         change = math.inf if extra > 0 else -math.inf if extra < 0 else 0.0
     else:
         change = (head - base) / base
+    if extra > floor and change > budget:
+        return Verdict.REGRESSION
+    if -extra > floor and change < -budget:
+        return Verdict.IMPROVED
+    return Verdict.OK
+
+
+def instructions_verdict(base: float, head: float, budget: float, floor: float) -> Verdict:
+    """Regression when instructions per iteration grow by more than ``budget`` *and* by more
+    than ``floor`` per iteration; improved when they fall by as much."""
+    extra = head - base
+    change = extra / base if base > 0 else (math.inf if extra > 0 else 0.0)
     if extra > floor and change > budget:
         return Verdict.REGRESSION
     if -extra > floor and change < -budget:
@@ -245,6 +280,80 @@ def _compare_memory(
     return out
 
 
+def _instructions_missing(side: str, i: InstructionsResult | None) -> str:
+    """Why ``side`` has no instruction figure ("" when it has one)."""
+    if i is None:
+        return f"no instruction count in {side} (not counted: an older file or --no-instructions)"
+    if i.per_iteration is None:
+        return f"no instruction count in {side}: {i.reason}"
+    return ""
+
+
+def _compare_instructions(
+    base: InstructionsResult | None,
+    head: InstructionsResult | None,
+    budget: Budget,
+    default: Budget,
+    why_not: str,
+) -> MetricComparison | None:
+    """The ``instructions`` row (None when neither side counted: nothing to show)."""
+    if base is None and head is None:
+        return None
+
+    def row(verdict: Verdict, note: str, change: float | None = None) -> MetricComparison:
+        return MetricComparison(
+            "instructions", "instructions", "instructions",
+            base.per_iteration if base else None, head.per_iteration if head else None,
+            change, budget.time, verdict, verdict is not Verdict.NOT_COMPARABLE, note=note,
+        )  # fmt: skip
+
+    missing = _join(_instructions_missing("BASE", base), _instructions_missing("HEAD", head))
+    if missing:
+        return row(Verdict.NOT_COMPARABLE, missing)
+    assert base is not None and head is not None
+    assert base.per_iteration is not None and head.per_iteration is not None
+    b, h = base.per_iteration, head.per_iteration
+    change = (h - b) / b if b > 0 else None
+    if why_not:
+        return row(Verdict.NOT_COMPARABLE, why_not, change)
+    if (base.tool, base.tool_version) != (head.tool, head.tool_version):
+        versions = f"{base.tool_version or base.tool} -> {head.tool_version or head.tool}"
+        return row(Verdict.NOT_COMPARABLE, f"counted by {versions}: counts differ", change)
+    if base.iterations != head.iterations:
+        note = f"iterations differ ({base.iterations} vs {head.iterations}): averages depend on N"
+        return row(Verdict.NOT_COMPARABLE, note, change)
+    verdict = instructions_verdict(b, h, budget.time, budget.instructions_floor)
+    by_default = instructions_verdict(b, h, default.time, default.instructions_floor)
+    note = ""
+    if verdict is Verdict.OK and change is not None and change > budget.time:
+        note = f"below the floor of {budget.instructions_floor:,} per iteration"
+    verdict, note = acknowledge(verdict, by_default, budget, note)
+    return row(verdict, note, change)
+
+
+def _wall_note(old: Verdict, instructions: MetricComparison | None) -> tuple[Verdict, str]:
+    """Wall time against a stored baseline never gates: the verdict and the plain-words reason.
+
+    Inconclusive (a warning) only when the whole interval is beyond the budget, saying whether
+    instructions explain it; otherwise informational."""
+    counted = instructions is not None and instructions.verdict is not Verdict.NOT_COMPARABLE
+    if old is not Verdict.REGRESSION:
+        if counted:
+            return Verdict.INFO, "not gating: instructions decide"
+        return Verdict.INFO, "not gating: separate runs' wall time moves with the machine's load"
+    if not counted:
+        why = "no instruction count to tell slower code from a busier machine"
+    elif instructions is not None and instructions.verdict is Verdict.REGRESSION:
+        return Verdict.INFO, "slower beyond the budget; instructions grew too (that row gates)"
+    else:
+        why = (
+            "instructions within budget: the extra time is waiting (sleep, I/O, locks, child "
+            "processes) or the machine's load; `leakbench compare-branches` times both sides "
+            "together"
+        )
+    return Verdict.INCONCLUSIVE, f"slower beyond the budget, but wall time does not gate: {why}"
+
+
 def _compare_time(
     base: TimeResult | None,
     head: TimeResult | None,
@@ -252,10 +361,12 @@ def _compare_time(
     default: Budget,
     comparable: bool,
     why_not: str,
+    instructions: MetricComparison | None = None,
 ) -> MetricComparison:
+    """The wall-time row: never gating (see :func:`_wall_note`)."""
     if base is None or head is None:
         missing = "BASE" if base is None else "HEAD"
-        return _unavailable("time", "time", "ratio", budget.time, f"no time pass in {missing}")
+        return _unavailable("time", "time", "ratio", None, f"no time pass in {missing}")
     change = head.ratio_median / base.ratio_median - 1 if base.ratio_median > 0 else None
 
     def row(
@@ -264,10 +375,10 @@ def _compare_time(
         change: float | None = change,
         interval: tuple[float, float] | None = None,
     ) -> MetricComparison:
-        """The time row: both sides' median ratio and seconds; gated unless not comparable."""
+        """The time row: both sides' median ratio and seconds; never gated."""
         return MetricComparison(
-            "time", "time", "ratio", base.ratio_median, head.ratio_median, change, budget.time,
-            verdict, verdict is not Verdict.NOT_COMPARABLE, interval=interval,
+            "time", "time", "ratio", base.ratio_median, head.ratio_median, change, None,
+            verdict, False, interval=interval,
             base_seconds=base.median, head_seconds=head.median, note=note,
         )  # fmt: skip
 
@@ -277,20 +388,19 @@ def _compare_time(
     if not comparable:
         return row(Verdict.NOT_COMPARABLE, why_not)
     if min(len(base.ratios), len(head.ratios)) < MIN_ROUNDS_TO_JUDGE or base.ratio_median <= 0:
-        return row(Verdict.INCONCLUSIVE, f"fewer than {MIN_ROUNDS_TO_JUDGE} rounds")
+        return row(Verdict.INFO, f"not judged: fewer than {MIN_ROUNDS_TO_JUDGE} rounds")
     mismatch = [
         f"{side} reference ran {p:.2g}x as long as its rounds"
         for side, p in (("BASE", pairing(base)), ("HEAD", pairing(head)))
         if not PAIRING_LIMITS[0] <= p <= PAIRING_LIMITS[1]
     ]
     if mismatch:
-        return row(Verdict.INCONCLUSIVE, "; ".join(mismatch) + ": ratios unreliable, re-measure")
+        return row(Verdict.INFO, "not judged: " + "; ".join(mismatch) + " (load during the run)")
     point, low, high = grouped_change_interval(
         split_groups(base.ratios, base.process_rounds),
         split_groups(head.ratios, head.process_rounds),
     )
-    verdict = time_verdict(low, high, budget.time)
-    verdict, note = acknowledge(verdict, time_verdict(low, high, default.time), budget, "")
+    verdict, note = _wall_note(time_verdict(low, high, budget.time), instructions)
     return row(verdict, note, change=point, interval=(low, high))
 
 
@@ -301,13 +411,21 @@ def _compare_scenario(
     config: BudgetConfig,
     comparable: bool,
     why_not: str,
+    instructions_why_not: str = "",
 ) -> ScenarioComparison:
     # A test's marker budget travels in its results; HEAD's is the code under review.
     budget = config.for_scenario(name, head.budget if head.budget else base.budget)
     metrics = _compare_memory(
         base.memory, head.memory, budget, config.default, config.gated_metrics
     )
-    metrics.append(_compare_time(base.time, head.time, budget, config.default, comparable, why_not))
+    counted = _compare_instructions(
+        base.instructions, head.instructions, budget, config.default, instructions_why_not
+    )
+    if counted is not None:
+        metrics.append(counted)
+    metrics.append(
+        _compare_time(base.time, head.time, budget, config.default, comparable, why_not, counted)
+    )
     metrics.sort(key=metric_order)
     sites = head.memory.top_sites if head.memory else []
     return ScenarioComparison(
@@ -316,6 +434,42 @@ def _compare_scenario(
         budget,
         tuple({"location": s.location, "bytes": s.bytes, "count": s.count} for s in sites),
     )
+
+
+def instructions_incomparability(base: Environment, head: Environment) -> str:
+    """Why instruction counts of these environments cannot be compared ("" when they can):
+    another Python build executes other instructions. (Another CPU model may shift counts a
+    little, where glibc picks CPU-specific routines; that is shown, not refused.)"""
+    fields = ("python_version", "implementation")
+    changed = [f"{f} {getattr(base, f)} -> {getattr(head, f)}" for f in fields
+               if getattr(base, f) != getattr(head, f)]  # fmt: skip
+    return f"{', '.join(changed)}: counts differ" if changed else ""
+
+
+def _instruction_notes(base: Results, head: Results, names: Sequence[str]) -> tuple[str, ...]:
+    """One note per side that has no instruction count for any compared scenario, when
+    counts were asked for on some side (nothing to say when neither side counted)."""
+    sides = {"BASE": base, "HEAD": head}
+    counted = {tag: [r.scenarios[n].instructions for n in names] for tag, r in sides.items()}
+    if not any(i is not None for found in counted.values() for i in found):
+        return ()
+    notes: list[str] = []
+    for tag, found in counted.items():
+        if not names or any(i is not None and i.per_iteration is not None for i in found):
+            continue
+        reasons = sorted({i.reason for i in found if i is not None and i.reason})
+        if not reasons:
+            notes.append(
+                f"{tag} has no instruction counts (written by a leakbench that did not count "
+                "them, or --no-instructions): instructions not compared; re-measure it "
+                "(for a baseline: `leakbench bench`, then `leakbench baseline save`)"
+            )
+        else:
+            why = reasons[0] if len(reasons) == 1 else "see each scenario's row"
+            notes.append(f"{tag} has no instruction counts ({why}): instructions not compared")
+    if base.environment.cpu_model != head.environment.cpu_model:
+        notes.append("CPU models differ: instruction counts may differ slightly")
+    return tuple(notes)
 
 
 def environment_differences(base: Environment, head: Environment) -> tuple[str, ...]:
@@ -358,9 +512,16 @@ def compare(
     comparable = base.environment.time_comparable(head.environment)
     changed = [d.split(":", 1)[0] for d in differences] or ["environment key"]
     why_not = f"{', '.join(changed)} differ{'s' if len(changed) == 1 else ''}"
+    counted_why_not = instructions_incomparability(base.environment, head.environment)
     compared = [
         _compare_scenario(
-            name, base.scenarios[name], head.scenarios[name], config, comparable, why_not
+            name,
+            base.scenarios[name],
+            head.scenarios[name],
+            config,
+            comparable,
+            why_not,
+            counted_why_not,
         )
         for name in head.scenarios
         if name in base.scenarios and (wanted is None or name in wanted)
@@ -379,7 +540,8 @@ def compare(
     )
     if not comparable:
         details = ", ".join(differences) or f"{base.environment.key} -> {head.environment.key}"
-        notes += (f"time not comparable ({details}); memory still gates",)
+        notes += (f"wall time not comparable ({details}); memory still gates",)
+    notes += _instruction_notes(base, head, [s.name for s in compared])
     return Comparison(
         base_label=base_label,
         head_label=head_label,

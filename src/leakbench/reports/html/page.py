@@ -33,7 +33,12 @@ from leakbench.gate.verdicts.records import Comparison, ScenarioComparison, Verd
 from leakbench.reports import cells
 from leakbench.reports.html.chart import Line, chart
 from leakbench.reports.html.flamegraphs import FlameGraph
-from leakbench.reports.html.parts import MedianInterval, per_iteration, time_text
+from leakbench.reports.html.parts import (
+    MedianInterval,
+    instructions_text,
+    per_iteration,
+    time_text,
+)
 from leakbench.reports.html.template import page
 from leakbench.reports.html.workers import WorkersTable, render_workers
 
@@ -270,7 +275,10 @@ class _Page:
             badge = '<span class="badge leak">leaks</span>'
         else:
             badge = '<span class="badge ok">no leak</span>'
-        stats = [("time / iteration", *time_text(cmp, self.inp.times.get(name)), False)]
+        stats = [
+            ("instructions / iteration", *instructions_text(cmp, s.instructions), False),
+            ("wall time / iteration", *time_text(cmp, self.inp.times.get(name)), False),
+        ]
         if m is not None:
             assert judgement.growth is not None  # judged from this memory pass
             stats[:0] = [
@@ -377,8 +385,8 @@ class _Page:
         footer = (
             f"<footer>leakbench {escape(__version__)} · results "
             f"<code>{escape(cells.relative(self.inp.head_label))}</code> · retained bytes "
-            "after each iteration and a garbage collection, measured under memray; see "
-            "docs/report.md</footer>"
+            "after each iteration and a garbage collection, measured under memray · "
+            f"{escape(cells.LEGEND)} See docs/report.md</footer>"
         )
         body = (
             self.banner()
