@@ -173,6 +173,7 @@ SCENARIOS: list[Scenario] = [
         description="per-call executor never shut down, unbounded module-level history/cache",
         leaks_memory=True,
         time_max_iterations=PILE_UP_CAP,
+        instruction_iterations=10,  # ~29 M instructions each under callgrind
     ),
     Scenario(
         name="learning.clean",
@@ -182,5 +183,6 @@ SCENARIOS: list[Scenario] = [
         session=lambda: _session(clean=True),
         description="one executor shut down, TaskGroup, bounded LRU cache and history",
         time_max_iterations=PILE_UP_CAP,
+        instruction_iterations=10,  # ~29 M instructions each under callgrind
     ),
 ]
