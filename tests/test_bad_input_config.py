@@ -34,7 +34,7 @@ from leakbench.cli import workers as workers_command
 from leakbench.cli.main import cli
 from leakbench.gate.verdicts import budgets
 from leakbench.gate.verdicts.budgets import BudgetError, from_table
-from leakbench.plugin import options, sources
+from leakbench.plugin import bench_options, options, sources
 from leakbench.workers.choose import MAX_WORKERS
 from leakbench.workers.run import RunOptions
 from test_compare_support import KEY, memory, results, scenario, timing, write
@@ -142,17 +142,17 @@ BAD_PLUGIN_SETTINGS = [
         id="max-rss-list",
     ),
     pytest.param(
-        "leakbench_bench = 5",
+        "leaks_bench_json = 5",
         "",
         [],
-        f"{TABLE} leakbench_bench: expected true, false or a file path, got 5",
+        f"{TABLE} leaks_bench_json: expected a file path (a string), got 5",
         id="bench-int",
     ),
     pytest.param(
-        "leakbench_iterations = -3",
+        "leaks_bench_iterations = -3",
         "",
         [],
-        f"{TABLE} leakbench_iterations: expected a whole number above 0, got -3",
+        f"{TABLE} leaks_bench_iterations: expected a whole number above 0, got -3",
         id="iterations-negative",
     ),
     # Unknown keys and typos, with the closest known key (of the plugin or the gate)
@@ -238,8 +238,8 @@ BAD_PLUGIN_SETTINGS = [
     pytest.param(
         "",
         "",
-        ["--leakbench-iterations=many"],
-        "--leakbench-iterations: expected a whole number above 0, got 'many'",
+        ["--leaks-bench-iterations=many"],
+        "--leaks-bench-iterations: expected a whole number above 0, got 'many'",
         id="int-wording",
     ),
     pytest.param(
@@ -252,8 +252,8 @@ BAD_PLUGIN_SETTINGS = [
     pytest.param(
         "",
         "",
-        ["--leakbench-seconds=nan"],
-        "--leakbench-seconds: expected a number of seconds above 0, got 'nan'",
+        ["--leaks-bench-seconds=nan"],
+        "--leaks-bench-seconds: expected a number of seconds above 0, got 'nan'",
         id="seconds-nan",
     ),
     pytest.param(
@@ -286,7 +286,10 @@ def test_a_bad_plugin_setting_is_a_one_line_usage_error_naming_key_source_and_ex
     before = pyproject.read_bytes()
     leak_project.makepyfile(test_passes=PASSING)
     files = set(os.listdir(leak_project.path))
-    result = leak_project.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    # In this process: the settings are refused before the plugin starts anything (no
+    # thread, fd, hook or RSS reading that could outlive the run), and a pytest start-up
+    # per case would cost seconds.
+    result = leak_project.runpytest_inprocess("-p", "no:cacheprovider", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
     result.stderr.fnmatch_lines([f"ERROR: leakbench: {message}"])
     assert len(_stderr_lines(result)) == 1, result.stderr.str()  # no traceback, no INTERNALERROR
@@ -317,7 +320,7 @@ GOOD_PLUGIN_SETTINGS = [
     pytest.param('leaks_max_total_rss = "99%"', "", [], id="percent"),
     pytest.param("leaks_objects_threshold = 5", "", ["--leaks"], id="threshold"),
     pytest.param('leaks_report_only = "yes"', "", ["--leaks"], id="bool-as-text"),
-    pytest.param("leakbench_iterations = 3\nleakbench_seconds = 0.5", "", [], id="bench-keys"),
+    pytest.param("leaks_bench_iterations = 3\nleaks_bench_seconds = 0.5", "", [], id="bench-keys"),
     pytest.param(
         'memory_budget = 0.3\ntime_budget = "15%"\nmemory_floor = "64KiB"\n'
         'memory_metrics = ["peak_bytes"]\n'
@@ -329,6 +332,10 @@ GOOD_PLUGIN_SETTINGS = [
 ]
 
 
+MEMORY_KEYS = ("leaks_rss", "leaks_max_rss", "leaks_max_total_rss")
+"""Keys whose valid values start RSS readings or a guard: those runs get their own process."""
+
+
 @pytest.mark.parametrize(("table", "ini", "args"), GOOD_PLUGIN_SETTINGS)
 def test_the_valid_neighbours_are_still_accepted(
     leak_project: pytest.Pytester, table: str, ini: str, args: list[str]
@@ -336,7 +343,13 @@ def test_the_valid_neighbours_are_still_accepted(
     leak_project.makeini(PLUGIN_INI + ini + "\n")
     leak_project.makepyprojecttoml(f"[tool.leakbench]\n{table}\n")
     leak_project.makepyfile(test_passes=PASSING)
-    result = leak_project.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    # The memory readings and guards (RSS, the peak reset) need a process of their own; the
+    # rest runs one empty test in this process.
+    own_process = any(key in table for key in MEMORY_KEYS)
+    runpytest = (
+        leak_project.runpytest_subprocess if own_process else leak_project.runpytest_inprocess
+    )
+    result = runpytest("-p", "no:cacheprovider", *args)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=1)
 
@@ -344,7 +357,7 @@ def test_the_valid_neighbours_are_still_accepted(
 def test_leaks_json_from_the_table_is_written_where_it_says(leak_project: pytest.Pytester) -> None:
     leak_project.makepyprojecttoml('[tool.leakbench]\nleaks_json = "out/tests.json"\n')
     leak_project.makepyfile(test_passes=PASSING)
-    result = leak_project.runpytest_subprocess("-p", "no:cacheprovider")
+    result = leak_project.runpytest_inprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.OK, result.stderr.str()
     assert (leak_project.path / "out" / "tests.json").is_file()
 
@@ -359,6 +372,8 @@ def test_a_list_for_a_single_valued_ini_option_is_a_usage_error(
         "leaks_grace = [1]\n"
     )
     leak_project.makepyfile(test_passes=PASSING)
+    # Its own process: reading the list warns (pytest's PytestRemovedIn10Warning), which
+    # must not land in this run's warnings.
     result = leak_project.runpytest_subprocess("-p", "no:cacheprovider", "--leaks")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
@@ -428,7 +443,7 @@ def test_the_gate_refuses_the_same_bad_table_in_one_line_before_doing_anything(
 def test_the_gate_accepts_the_plugins_keys_in_the_shared_table(gate_project: Path) -> None:
     (gate_project / "pyproject.toml").write_text(
         '[tool.leakbench]\nleaks = true\nleaks_allow = ["threads:x-*"]\nleaks_grace = 1\n'
-        'leakbench_iterations = 5\nmemory_budget = 0.5\n[tool.leakbench.scenarios."s"]\n'
+        'leaks_bench_iterations = 5\nmemory_budget = 0.5\n[tool.leakbench.scenarios."s"]\n'
         'reason = "known"\n',
         encoding="utf-8",
     )
@@ -705,7 +720,7 @@ def test_any_toml_table_is_resolved_or_refused_in_one_line(fuzz_config: pytest.C
     @given(tables)
     def check(table: dict[str, Any]) -> None:
         fuzz_config.stash[sources.TOOL_TABLE] = (table, "pyproject.toml [tool.leakbench]")
-        for resolver in (options.resolve, options.resolve_bench):
+        for resolver in (options.resolve, bench_options.resolve_bench):
             try:
                 resolver(fuzz_config)
             except pytest.UsageError as exc:
@@ -733,7 +748,7 @@ def test_every_plugin_key_takes_any_toml_value_without_another_exception(
         if key in on and on[key] is not None:
             table["leaks"] = on[key]
         fuzz_config.stash[sources.TOOL_TABLE] = (table, "pyproject.toml [tool.leakbench]")
-        resolver = options.resolve_bench if key.startswith("leakbench_") else options.resolve
+        resolver = bench_options.resolve_bench if key in options.BENCH_KEYS else options.resolve
         try:
             resolver(fuzz_config)
         except pytest.UsageError as exc:

@@ -158,7 +158,10 @@ def test_instructions_gate_and_a_second_run_measures_only_head(repo: Path) -> No
         assert step not in second.stderr
     assert "instruction pass (HEAD)" in second.stderr
     assert metrics(second)["instructions"]["base"] == rows["instructions"]["base"]
-    assert metrics(second)["instructions"]["head"] == rows["instructions"]["head"]
+    # HEAD is counted again: the same to within a few instructions (the process's
+    # own temporary names embed its pid, so string work can differ by a few instructions).
+    head_again = float(metrics(second)["instructions"]["head"])  # type: ignore[arg-type]
+    assert head_again == pytest.approx(float(rows["instructions"]["head"]), rel=1e-4)  # type: ignore[arg-type]
     assert any("BASE reused from base-" in n for n in json.loads(second.stdout)["notes"])
     assert state(repo) == before  # the cache under .leakbench/ is invisible to git
 

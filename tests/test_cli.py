@@ -12,7 +12,7 @@ from leakbench import __version__
 from leakbench.cli.main import cli
 from leakbench.cli.progress import Steps
 
-COMMANDS = ("bench", "compare", "baseline", "workers", "report", "compare-branches")
+COMMANDS = ("bench", "compare", "baseline", "workers", "report", "compare-branches", "merge")
 
 
 def leakbench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -39,7 +39,7 @@ def test_version_prints_the_package_version() -> None:
     assert leakbench("--version").stdout.strip() == f"leakbench, version {__version__}"
 
 
-def test_help_lists_exactly_the_six_subcommands() -> None:
+def test_help_lists_exactly_the_seven_subcommands() -> None:
     assert sorted(listed_commands(leakbench("--help").stdout)) == sorted(COMMANDS)
 
 

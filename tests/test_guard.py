@@ -140,10 +140,8 @@ def test_the_total_guard_covers_all_workers_together(
     )
 
 
-def test_help_lists_the_memory_options_with_the_size_forms(
-    leak_project: pytest.Pytester, run: Run
-) -> None:
-    result = run("--help")
+def test_help_lists_the_memory_options_with_the_size_forms(leak_project: pytest.Pytester) -> None:
+    result = leak_project.runpytest_inprocess("-p", "no:cacheprovider", "--help")  # runs no test
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [

@@ -1,6 +1,7 @@
 """The ``leakbench`` fixture and marker measure ordinary tests (pytester, in subprocesses).
 
-Their options (``--leakbench-bench``, ``--leakbench-iterations``, ``--leakbench-seconds``)
+Their options (``--leaks-bench``, ``--leaks-bench-json``, ``--leaks-bench-iterations``,
+``--leaks-bench-seconds``)
 come from the command line, the ini file or ``[tool.leakbench]``, like every plugin option;
 bad values are in ``test_plugin_bad_input.py``.
 """
@@ -50,7 +51,10 @@ def test_marked_and_fixture_tests_are_measured_into_one_results_file(
 ) -> None:
     pytester.makepyfile(test_demo=TESTS)
     result = pytester.runpytest_subprocess(
-        *PLUGIN, "--leakbench-bench=out.json", "--leakbench-iterations=5", "--leakbench-seconds=0.1"
+        *PLUGIN,
+        "--leaks-bench-json=out.json",
+        "--leaks-bench-iterations=5",
+        "--leaks-bench-seconds=0.1",
     )
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["leakbench: measured 2 tests -> *out.json"])
@@ -85,15 +89,15 @@ def test_grows():
     ("ini", "pyproject", "path", "iterations"),
     [
         pytest.param(
-            "leakbench_bench = ini.json\nleakbench_iterations = 4\n",
-            "leakbench_iterations = 9\n",
+            "leaks_bench = true\nleaks_bench_json = ini.json\nleaks_bench_iterations = 4\n",
+            "leaks_bench_iterations = 9\n",
             "ini.json",
             4,
             id="ini-beats-pyproject",
         ),
         pytest.param(
             "",
-            "leakbench_bench = true\nleakbench_iterations = 3\n",
+            "leaks_bench = true\nleaks_bench_iterations = 3\n",
             ".leakbench/results/pytest-latest.json",
             3,
             id="pyproject-default-path",
@@ -141,7 +145,7 @@ def test_under_xdist_memory_is_measured_per_worker_and_time_is_skipped(
 ) -> None:
     pytester.makepyfile(test_demo=TESTS)
     result = pytester.runpytest_subprocess(
-        *PLUGIN, "-n", "2", "--leakbench-bench=out.json", "--leakbench-iterations=5"
+        *PLUGIN, "-n", "2", "--leaks-bench-json=out.json", "--leaks-bench-iterations=5"
     )
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["leakbench: time pass skipped: *xdist*per worker"])

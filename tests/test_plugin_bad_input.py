@@ -80,24 +80,24 @@ def test_a_bad_pyproject_value_is_a_usage_error(leak_project: pytest.Pytester) -
     ("args", "ini", "pyproject", "message"),
     [
         pytest.param(
-            ["--leakbench-iterations=many"],
+            ["--leaks-bench-iterations=many"],
             "",
             "",
-            "--leakbench-iterations: expected a whole number above 0, got 'many'",
+            "--leaks-bench-iterations: expected a whole number above 0, got 'many'",
             id="cli",
         ),
         pytest.param(
             [],
-            "leakbench_seconds = 0",
+            "leaks_bench_seconds = 0",
             "",
-            "ini option leakbench_seconds: expected a number of seconds above 0, got '0'",
+            "ini option leaks_bench_seconds: expected a number of seconds above 0, got '0'",
             id="ini",
         ),
         pytest.param(
             [],
             "",
-            "leakbench_iterations = -3",
-            "pyproject.toml [[]tool.leakbench[]] leakbench_iterations: "
+            "leaks_bench_iterations = -3",
+            "pyproject.toml [[]tool.leakbench[]] leaks_bench_iterations: "
             "expected a whole number above 0, got -3",
             id="pyproject",
         ),
@@ -110,14 +110,16 @@ def test_a_bad_bench_fixture_option_is_a_one_line_usage_error(
     if pyproject:
         leak_project.makepyprojecttoml(f"[tool.leakbench]\n{pyproject}\n")
     leak_project.makepyfile(test_nothing="def test_nothing():\n    pass\n")
-    result = leak_project.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    # In this process: the value is refused before anything starts, and each pytest
+    # start-up would cost seconds.
+    result = leak_project.runpytest_inprocess("-p", "no:cacheprovider", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: leakbench: {message}"])
     assert len([line for line in result.errlines if line.strip()]) == 1  # no traceback
 
 
 def test_a_bad_allow_leaks_marker_is_a_usage_error_before_any_test_runs(
-    leak_project: pytest.Pytester, run: Run
+    leak_project: pytest.Pytester,
 ) -> None:
     leak_project.makepyfile(
         test_marked="""
@@ -138,7 +140,8 @@ def test_a_bad_allow_leaks_marker_is_a_usage_error_before_any_test_runs(
             pass
         """
     )
-    result = run("--leaks")
+    # In this process: no test body runs, so nothing of the project can outlive the run.
+    result = leak_project.runpytest_inprocess("-p", "no:cacheprovider", "--leaks")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [

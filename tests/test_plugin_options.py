@@ -184,7 +184,12 @@ def test_the_help_describes_every_detector_and_declares_the_bench_fixture_option
     text = " ".join(result.stdout.str().split())  # argparse wraps the help lines
     for name, cls in REGISTRY.items():
         assert f"{name}: {cls.description}" in text
-    for option in ("--leakbench-bench", "--leakbench-iterations", "--leakbench-seconds"):
+    for option in (
+        "--leaks-bench",
+        "--leaks-bench-json",
+        "--leaks-bench-iterations",
+        "--leaks-bench-seconds",
+    ):
         assert option in text
         assert f"{option[2:].replace('-', '_')} (string):" in text  # its ini key
 

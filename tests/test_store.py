@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def test_a_run_is_saved_under_its_timestamp_and_as_latest(tmp_path: Path) -> Non
     results = make_results()
     path = FileStore(tmp_path).save_results(results)
     assert path.parent == tmp_path / ".leakbench" / "results"
-    assert path.name == "20261121T200000Z-aaaaaaaaaaaa.json"
+    assert re.fullmatch(r"20261121T200000Z-aaaaaaaaaaaa-\d+-[0-9a-f]{6}\.json", path.name)
     assert FileStore(tmp_path).load_latest() == results
     assert load_results(path) == results
 

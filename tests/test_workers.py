@@ -105,14 +105,14 @@ def test_a_percentage_without_a_total_is_refused() -> None:
 @pytest.mark.parametrize(
     ("maximum", "cpus", "expected"),
     [
-        (4, 2, [1, 2, 4]),
-        (16, 6, [1, 2, 4, 6, 8, 16]),
-        (12, 6, [1, 2, 4, 6, 8, 12]),
-        (1, 1, [1]),
-        (3, 8, [1, 2, 3]),
+        (4, 2, [0, 1, 2, 4]),
+        (16, 6, [0, 1, 2, 4, 6, 8, 16]),
+        (12, 6, [0, 1, 2, 4, 6, 8, 12]),
+        (1, 1, [0, 1]),
+        (3, 8, [0, 1, 2, 3]),
     ],
 )
-def test_default_levels_double_up_to_the_maximum_and_include_the_cpu_count(
+def test_default_levels_start_at_no_workers_double_up_to_the_maximum_and_include_the_cpus(
     maximum: int, cpus: int, expected: list[int]
 ) -> None:
     assert default_levels(maximum, cpus) == expected

@@ -141,10 +141,11 @@ def test_a_crashed_worker_is_reported_and_the_other_results_are_kept(
 
 @pytest.mark.parametrize("option", ["--benchmark-json=bench.json", "--benchmark-only"])
 def test_a_benchmark_option_with_xdist_is_refused_with_the_reason(
-    leak_project: pytest.Pytester, run: Run, option: str
+    leak_project: pytest.Pytester, option: str
 ) -> None:
     leak_project.makepyfile(test_nothing="def test_nothing():\n    pass\n")
-    result = run("-n", "2", option)
+    # In this process: the option is refused before xdist starts a worker.
+    result = leak_project.runpytest_inprocess("-p", "no:cacheprovider", "-n", "2", option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     flag = option.split("=")[0]
     result.stderr.fnmatch_lines(

@@ -1,3 +1,3 @@
-from leakbench.cli.main import main
+from leakbench.cli.entry import main
 
 main()

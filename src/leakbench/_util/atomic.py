@@ -6,10 +6,13 @@ that Ctrl-C, ``kill`` or a full disk during a run never leaves a truncated or lo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
+
+from leakbench._util.signals import deferred_signals, test_pause
 
 __all__ = ["write_json_atomic", "write_text_atomic"]
 
@@ -24,17 +27,29 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    tmp: str | None = None
+    fh = None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        # Held signals: an interrupt between creating the temp file and knowing its name
+        # would leave it behind (the cleanup below needs the name).
+        with deferred_signals():
+            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+            fh = os.fdopen(fd, "w", encoding="utf-8")
+        with fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        test_pause("atomic-write")
         # mkstemp creates 0600; results, baselines and reports are ordinary project files.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException:  # KeyboardInterrupt, SystemExit and a full disk (OSError) too
+        with deferred_signals():  # a second signal must not stop the cleanup
+            if fh is not None:
+                with contextlib.suppress(OSError):
+                    fh.close()
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(p.parent)
     return p

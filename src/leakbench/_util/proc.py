@@ -7,6 +7,10 @@ microseconds for a psutil call. Writing ``5`` to ``/proc/self/clear_refs``
 resets the high-water mark (``VmHWM``) so that each test's peak can be read on
 its own. Where ``/proc`` is missing or refuses, psutil gives the current RSS and
 the peak falls back to the larger of the readings before and after a test.
+
+``PROC`` is the one root of ``/proc`` every reader of leakbench uses, read at call time:
+a test points it at a missing folder to run the fallbacks of systems without ``/proc``
+(macOS, Windows), since the real one cannot be removed.
 """
 
 from __future__ import annotations
@@ -16,20 +20,26 @@ import os
 
 import psutil
 
-from leakbench._util import process_tree
+__all__ = ["PROC", "SelfMemory", "available", "total_ram", "tree_rss"]
 
-__all__ = ["SelfMemory", "total_ram", "tree_rss"]
+PROC = "/proc"
+"""Where the kernel's process files are (every ``/proc`` path of leakbench starts here)."""
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def available() -> bool:
+    """Whether this system has ``/proc`` (at ``PROC``) to read."""
+    return os.path.isdir(f"{PROC}/self")
 
 
 class SelfMemory:
     """RSS and high-water mark of this process; owns a few open ``/proc`` fds."""
 
     def __init__(self) -> None:
-        self._statm = _open("/proc/self/statm", os.O_RDONLY)
-        self._status = _open("/proc/self/status", os.O_RDONLY)
-        self._clear = _open("/proc/self/clear_refs", os.O_WRONLY)
+        self._statm = _open(f"{PROC}/self/statm", os.O_RDONLY)
+        self._status = _open(f"{PROC}/self/status", os.O_RDONLY)
+        self._clear = _open(f"{PROC}/self/clear_refs", os.O_WRONLY)
         self.can_reset_peak = (
             self._clear is not None and self._status is not None and self.reset_peak()
         )
@@ -81,6 +91,8 @@ def tree_rss(pid: int) -> int:
     Processes that exit while being read count as 0, and a child between fork and
     exec (still reporting its parent's memory) is not counted twice.
     """
+    from leakbench._util import process_tree  # it reads PROC from here
+
     _, readings = process_tree.tree_memory(pid)
     return sum(memory.rss for memory in readings.values())
 

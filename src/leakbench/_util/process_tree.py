@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import psutil
 
+from leakbench._util import proc
+
 __all__ = [
     "DEFAULT_INTERVAL",
     "Memory",
@@ -39,7 +41,10 @@ DEFAULT_INTERVAL = 0.1
 """Seconds between samples of the process tree: cheap (well under 1 ms a sample for a tree
 of a dozen processes) and fine enough for suites whose tests hold memory for longer."""
 
-_PROC = Path("/proc")
+
+def _proc() -> Path:
+    """The ``/proc`` root (``leakbench._util.proc.PROC``, read at each call)."""
+    return Path(proc.PROC)
 
 
 def kill_tree(root: int, seen: Sequence[int] = ()) -> None:
@@ -156,7 +161,7 @@ def tree_pids(root: int) -> list[int]:
 
 def tree_parents(root: int) -> dict[int, int | None]:
     """``{pid: parent pid}`` for ``root`` (parent None) and its descendants, root first."""
-    if not (_PROC / str(root) / "task").is_dir():
+    if not (_proc() / str(root) / "task").is_dir():
         return dict.fromkeys(_psutil_tree(root))
     parents: dict[int, int | None] = {root: None}
     queue = [root]
@@ -183,11 +188,11 @@ def children(pid: int | str = "self") -> list[int] | None:
     detector calls this on the per-test path (after a test that spawned something), where
     one call costs ~50 us.
     """
-    task_dir = f"/proc/{pid}/task"
+    task_dir = f"{proc.PROC}/{pid}/task"
     try:
         tids = os.listdir(task_dir)
     except OSError:
-        return [] if _PROC.is_dir() else None
+        return [] if os.path.isdir(proc.PROC) else None
     found: list[int] = []
     for tid in tids:
         try:
@@ -235,7 +240,7 @@ _STATUS_FIELDS = {"VmRSS:": 0, "VmSwap:": 1, "VmHWM:": 2, "VmSize:": 3}
 def read_memory(pid: int) -> Memory | None:
     """The memory of ``pid``, or None if the process is gone (or a zombie)."""
     try:
-        text = (_PROC / str(pid) / "status").read_text()
+        text = (_proc() / str(pid) / "status").read_text()
     except FileNotFoundError:
         return _psutil_memory(pid)
     except OSError:
@@ -251,7 +256,7 @@ def read_memory(pid: int) -> Memory | None:
 
 
 def _psutil_memory(pid: int) -> Memory | None:
-    if _PROC.is_dir():  # Linux without this pid: the process is gone
+    if _proc().is_dir():  # Linux without this pid: the process is gone
         return None
     try:
         info = psutil.Process(pid).memory_info()

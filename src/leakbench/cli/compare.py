@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from leakbench._util.signals import test_pause
 from leakbench.cli.errors import BadInputError, load_base, load_budgets, load_head
 from leakbench.cli.options import (
     config_option,
@@ -52,6 +53,7 @@ def command(
     budget_config = load_budgets(config)
     head, head_path = load_head(results)
     base, base_path = load_base(baseline, head.environment.key)
+    test_pause("compare-loaded")
     try:
         comparison = compare(
             base,

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import click
 
-from leakbench.cli.errors import BadInputError, load_budgets
+from leakbench.cli.errors import BadInputError, Interrupted, load_budgets
 from leakbench.cli.options import (
     config_option,
     format_option,
@@ -46,6 +46,7 @@ from leakbench.cli.options import (
     scenario_option,
     verbose_option,
 )
+from leakbench.cli.params import POSITIVE_SECONDS, SUITES_HELP, suites_name
 from leakbench.gate import git
 from leakbench.gate.cache import BaseCache, Probe, base_key, engine_hash
 from leakbench.gate.environment import fingerprint
@@ -157,7 +158,7 @@ def _results(
 )
 @click.option(
     "--max-time",
-    type=float,
+    type=POSITIVE_SECONDS,
     default=DEFAULT_MAX_TIME,
     show_default=True,
     help="Seconds per scenario for adding pairs before calling it inconclusive.",
@@ -192,12 +193,12 @@ def _results(
 )
 @click.option("--memory-only", is_flag=True, help="Skip the time passes.")
 @click.option("--time-only", is_flag=True, help="Skip the memory passes.")
-@click.option("--suites", default="suites", show_default=True, help="Scenario package.")
+@click.option("--suites", default=None, callback=suites_name, help=SUITES_HELP)
 @config_option
 @click.option("--pin/--no-pin", default=True, help="Pin wall-time measurements to one CPU.")
 @click.option(
     "--timeout",
-    type=float,
+    type=POSITIVE_SECONDS,
     default=DEFAULT_TIMEOUT,
     show_default=True,
     help="Seconds before a measurement process is killed.",
@@ -240,6 +241,7 @@ def command(
         raise BadInputError("--memory-only and --time-only exclude each other")
     budget_config = load_budgets(config)
     git.quiet_git()
+    log = git.WorktreeLog()
     try:
         with ExitStack() as stack:
             root = git.repo_root(Path.cwd())
@@ -250,9 +252,11 @@ def command(
                 )
             else:
                 sha = git.resolve(root, head)
-                head_side = Side(head, stack.enter_context(git.temporary_worktree(root, sha)), sha)
+                head_side = Side(
+                    head, stack.enter_context(git.temporary_worktree(root, sha, log)), sha
+                )
             base_side = Side(
-                base, stack.enter_context(git.temporary_worktree(root, base_sha)), base_sha
+                base, stack.enter_context(git.temporary_worktree(root, base_sha, log)), base_sha
             )
             opts = Options(
                 scenarios,
@@ -276,8 +280,9 @@ def command(
     except GitError as exc:
         raise BadInputError(str(exc)) from exc
     except KeyboardInterrupt:
-        _say("interrupted; the temporary worktree was removed")
-        raise SystemExit(130) from None
+        raise Interrupted(log.summary()) from None
+    if log.left:
+        _say(log.summary())
     render(comparison, fmt, verbose)
     if failed:
         click.echo(f"leakbench: error: failed to run: {'; '.join(failed)}", err=True)

@@ -40,6 +40,15 @@ class BadInputError(click.ClickException):
         click.echo(f"leakbench: error: {self.format_message()}", file=file, err=True)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, caught by a command that can say what it left (``note``); the
+    group in ``leakbench.cli.main`` prints it and exits 130 like every other interrupt."""
+
+    def __init__(self, note: str = "") -> None:
+        super().__init__(note)
+        self.note = note
+
+
 def load_head(path: Path | None) -> tuple[Results, Path]:
     """RESULTS, or the latest results of the project in the current directory; bad files
     become :class:`BadInputError`."""

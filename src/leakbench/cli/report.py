@@ -87,7 +87,8 @@ def page_input(
 
 def _baseline(path: Path | None, head: Results) -> tuple[Results | None, Path | None, list[str]]:
     """The explicit ``--baseline``, else the stored one for HEAD's environment if any."""
-    if path is None and not FileStore(Path.cwd()).baseline_path(head.environment.key).is_file():
+    stored = FileStore(Path.cwd()).baseline_path(head.environment.key)
+    if path is None and not stored.exists() and not stored.is_symlink():  # a loop is an error
         return (
             None,
             None,

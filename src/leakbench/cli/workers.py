@@ -2,7 +2,8 @@
 
 Teams pick ``-n`` by hand, three runs per level, and find the limit by crashing: a suite
 whose workers leak climbs past the machine's RAM at a high ``-n``. This command runs the
-suite at each worker count ``--repeat`` times, interleaved round by round so that machine
+suite at each worker count (default: ``-n 0``, no workers, then 1, 2, 4, ...) ``--repeat``
+times, interleaved round by round so that machine
 noise hits every level alike, measures time, peak RSS of the whole process tree, swap and
 the outcome (``leakbench.workers.run``), and recommends the fastest level that passed every run
 within ``--memory-budget`` (``leakbench.workers.choose``); ``--groups`` adds the heavy / long /
@@ -136,7 +137,7 @@ def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> li
     callback=_levels,
     metavar="N,N,...",
     help="Worker counts to try, e.g. 1,2,3; 0 = -n 0 (no workers); at most "
-    f"{MAX_WORKERS}. Default: 1, 2, 4, ... up to --max, plus the CPU count.",
+    f"{MAX_WORKERS}. Default: 0, 1, 2, 4, ... up to --max, plus the CPU count.",
 )
 @click.option(
     "--max",

@@ -90,6 +90,12 @@ class Detector(ABC, Generic[S]):
         """
         return baseline | (after - before)  # type: ignore[operator, no-any-return]
 
+    @classmethod
+    def unavailable_note(cls) -> str | None:
+        """One line saying what this detector cannot check on this system (no ``/proc``,
+        no psutil answer), printed once at the end of the run; None when it works fully."""
+        return None
+
     def start(self) -> None:
         """Called once when the session starts using this detector."""
 

@@ -2,10 +2,13 @@
 
 A leaked fd is the lowest-level trace of most resource leaks: an unclosed file, a
 pooled keep-alive connection of a client nobody closed, the epoll selector of an
-event loop that was never closed, the pipes of a forgotten subprocess. The check
-per test is one ``os.listdir('/proc/self/fd')`` before and after (~15 us);
-everything costlier (``readlink``, the socket tables in ``/proc/self/net``) runs
-only for the few fds that are new, so clean tests never pay for it.
+event loop that was never closed, the pipes of a forgotten subprocess. The fds are
+listed (``os.listdir('/proc/self/fd')``, ~15 us) only when a cheap mark says they may
+have changed since the last listing (``fd_sources.ChangeMark``: the number of open fds,
+the lowest free fd, the audit hook's counts); everything costlier (``readlink``, the
+socket tables in ``/proc/self/net``) runs only for the few fds that are new, so clean
+tests never pay for it. Systems without ``/proc`` list ``/dev/fd`` or ask psutil
+(``leakbench.detectors.fd_sources``).
 
 Fds are compared by number: an fd the test closed and whose number was reused by
 a new one is missed, which is the price of not reading every link per test.
@@ -25,11 +28,10 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from leakbench.detectors import ownership
-from leakbench.detectors.base import AllowFn, Detector
+from leakbench._util import proc
+from leakbench.detectors import fd_sources, ownership
+from leakbench.detectors.base import AllowFn, Detector, DetectorConfig
 from leakbench.detectors.leak import Leak
-
-FD_DIR = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
 
 TCP_STATES = {
     "01": "ESTABLISHED",
@@ -147,7 +149,7 @@ def socket_table(inodes: Iterable[str]) -> dict[str, SocketInfo]:
         if not wanted - found.keys():
             break
         try:
-            with open(f"/proc/self/net/{proto}", encoding="ascii", errors="replace") as fh:
+            with open(f"{proc.PROC}/self/net/{proto}", encoding="ascii", errors="replace") as fh:
                 text = fh.read()
         except OSError:
             continue
@@ -199,7 +201,7 @@ def _address_text(address: object) -> str:
 def _access_mode(fd: str) -> str:
     """``read``/``write``/``read-write`` from ``/proc/self/fdinfo``; '' if unknown."""
     try:
-        with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as fh:
+        with open(f"{proc.PROC}/self/fdinfo/{fd}", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("flags:"):
                     mode = int(line.split()[1], 8) & os.O_ACCMODE
@@ -238,22 +240,11 @@ def describe_target(
 
 
 def list_fds() -> frozenset[str]:
-    """Open fds, without the one the listing itself used.
-
-    ``listdir`` opens the directory on the lowest free fd, which therefore shows
-    up in its own listing and is closed on return. Left in a baseline, that
-    phantom hides the first fd the test opens (it gets the same number). Having
-    just been closed, it is again the lowest free fd, which one ``dup`` reveals.
-    """
-    names = os.listdir(FD_DIR)
-    for name in names:
-        try:
-            probe = os.dup(int(name))
-        except (OSError, ValueError):
-            continue
-        os.close(probe)
-        return frozenset(names).difference((str(probe),))
-    return frozenset(names)
+    """Open fds of this process, by number (or psutil's ids where no folder lists them)."""
+    folder = fd_sources.fd_dir()
+    if folder is None:
+        return frozenset(fd_sources.psutil_open())
+    return fd_sources.list_dir(folder)
 
 
 class FdsDetector(Detector[frozenset[str]]):
@@ -261,14 +252,62 @@ class FdsDetector(Detector[frozenset[str]]):
     description = "file descriptors opened by the test and still open after teardown"
     kept_by_traceback = True
 
+    def __init__(self, config: DetectorConfig) -> None:
+        super().__init__(config)
+        self._mark = fd_sources.ChangeMark()
+        self._listing: frozenset[str] | None = None
+        self._listed_at: fd_sources.Mark | None = None
+        self._root = ""
+        self._folder: str | None = None
+        self.listings = 0
+        """How many times the fds were actually listed (for tests and tuning)."""
+
+    @property
+    def cached(self) -> bool:
+        """Whether listings are skipped while the change mark stays the same."""
+        return self._mark.counting
+
+    @classmethod
+    def unavailable_note(cls) -> str | None:
+        return fd_sources.unavailable_note()
+
+    def start(self) -> None:
+        self._mark.open(self._source())
+
+    def stop(self) -> None:
+        self._mark.close()
+        self._listing = self._listed_at = None
+
+    def _source(self) -> str | None:
+        """The fd folder for the current ``/proc`` root (looked up again if it moved)."""
+        if self._root != proc.PROC:
+            self._root = proc.PROC
+            self._folder = fd_sources.fd_dir()
+        return self._folder
+
+    def current(self) -> frozenset[str]:
+        """Open fds now: the last listing while the change mark says nothing moved."""
+        mark = self._mark.read()
+        if mark is not None and mark == self._listed_at and self._listing is not None:
+            return self._listing
+        folder = self._source()
+        listing = (
+            frozenset(fd_sources.psutil_open()) if folder is None else fd_sources.list_dir(folder)
+        )
+        self.listings += 1
+        self._listing, self._listed_at = listing, mark
+        return listing
+
     def snapshot(self) -> frozenset[str]:
-        return list_fds()
+        return self.current()
 
     def still_open(self, baseline: frozenset[str]) -> bool:
-        """An fd the test opened is open now (one listing, as cheap as a snapshot)."""
-        return bool(list_fds() - baseline)
+        """An fd the test opened is open now (as cheap as a snapshot)."""
+        return bool(self.current() - baseline)
 
     def find(self, baseline: frozenset[str], allowed: AllowFn) -> list[Leak]:
+        if not self.current() - baseline:
+            return []
         new = self._new_targets(baseline)
         if not new:
             return []
@@ -288,36 +327,66 @@ class FdsDetector(Detector[frozenset[str]]):
         survivors = {fd: target for fd, target in kept.items() if now.get(fd) == target}
         return list(self._describe_all(survivors).values())
 
-    @staticmethod
-    def _new_targets(baseline: frozenset[str]) -> dict[str, str]:
+    def _new_targets(self, baseline: frozenset[str]) -> dict[str, str]:
+        """What each fd opened since ``baseline`` points to (a fresh listing: this runs
+        only when something new was seen, and during the grace period)."""
+        folder = self._source()
+        if folder is None:
+            return {
+                fd: what for fd, (what, _) in fd_sources.psutil_open().items() if fd not in baseline
+            }
         targets = {}
-        for fd in list_fds() - baseline:
+        for fd in fd_sources.list_dir(folder) - baseline:
             try:
-                targets[fd] = os.readlink(f"{FD_DIR}/{fd}")
+                targets[fd] = os.readlink(f"{folder}/{fd}")
             except FileNotFoundError:  # closed meanwhile
                 continue
             except OSError:  # /dev/fd entries are not links outside Linux
                 targets[fd] = f"fd {fd}"
         return targets
 
-    @staticmethod
-    def _still_open(fds: dict[str, str]) -> bool:
+    def _still_open(self, fds: dict[str, str]) -> bool:
+        folder = self._source()
+        if folder is None:
+            named = fd_sources.psutil_open()
+            return any(named.get(fd, ("",))[0] == target for fd, target in fds.items())
         for fd, target in fds.items():
             try:
-                if os.readlink(f"{FD_DIR}/{fd}") == target:
+                if os.readlink(f"{folder}/{fd}") == target:
                     return True
-            except OSError:
+            except FileNotFoundError:
                 continue
+            except OSError:  # not links (/dev/fd outside Linux): open while listed
+                if fd in fd_sources.list_dir(folder):
+                    return True
         return False
 
     def _describe_all(self, fds: dict[str, str]) -> dict[str, Leak]:
         """Describe new fds in fd order, reading the socket tables once for all."""
+        if self._source() != f"{proc.PROC}/self/fd":
+            return self._describe_psutil(fds)
         inodes = [t[len("socket:[") : -1] for t in fds.values() if t.startswith("socket:[")]
         sockets = socket_table(inodes) if inodes else {}
         leaks = {}
         for fd, target in sorted_fds(fds):
             what, keys = describe_target(fd, target, sockets)
             leaks[fd] = Leak(kind=self.name, summary=f"fd {fd}: {what} is still open", keys=keys)
+        return leaks
+
+    def _describe_psutil(self, fds: dict[str, str]) -> dict[str, Leak]:
+        """Without ``/proc``: what psutil names (files, sockets), else the fd's number."""
+        named = fd_sources.psutil_open()
+        leaks = {}
+        for fd, target in sorted_fds(fds):
+            what, keys = named.get(fd, (target, (target,)))
+            if what.startswith("fd ") and fd.isdigit():
+                info = socket_by_fd(fd)  # a socket psutil did not list
+                if info is not None:
+                    what, keys = info.describe(), info.keys()
+            label = f"fd {fd}" if fd.isdigit() else fd.partition(":")[0]
+            leaks[fd] = Leak(
+                kind=self.name, summary=f"{label}: {what} is still open", keys=keys or (what,)
+            )
         return leaks
 
 

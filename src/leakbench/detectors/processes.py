@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
+from leakbench._util import proc
 from leakbench._util.process_tree import children as proc_children
 from leakbench.detectors import activity, origins, ownership
 from leakbench.detectors.base import AllowFn, Detector, DetectorConfig, wait_until
@@ -42,7 +43,7 @@ _EXITED = frozenset({"Z", "X", "x", GONE})
 def read_stat(pid: int) -> tuple[str, str]:
     """``(comm, state)`` of ``pid`` from ``/proc/<pid>/stat``; state '' when gone."""
     try:
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        fd = os.open(f"{proc.PROC}/{pid}/stat", os.O_RDONLY)
     except OSError:
         return _psutil_stat(pid)
     try:
@@ -59,14 +60,14 @@ def read_stat(pid: int) -> tuple[str, str]:
 
 
 def _psutil_stat(pid: int) -> tuple[str, str]:
-    if os.path.isdir("/proc"):
+    if os.path.isdir(proc.PROC):
         return "", GONE  # /proc exists, so the pid does not
     try:
         import psutil
 
-        proc = psutil.Process(pid)
-        status = proc.status()
-        return proc.name(), "Z" if status == psutil.STATUS_ZOMBIE else "R"
+        process = psutil.Process(pid)
+        status = process.status()
+        return process.name(), "Z" if status == psutil.STATUS_ZOMBIE else "R"
     except Exception:
         return "", GONE
 
@@ -74,7 +75,7 @@ def _psutil_stat(pid: int) -> tuple[str, str]:
 def read_cmdline(pid: int) -> str:
     """The command line of a running child; '' for zombies (the kernel drops it)."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        with open(f"{proc.PROC}/{pid}/cmdline", "rb") as fh:
             raw = fh.read()
     except OSError:
         try:
@@ -94,7 +95,10 @@ def list_children(use_proc: bool = True) -> tuple[set[int], bool]:
             return set(pids), True
     import psutil
 
-    return {child.pid for child in psutil.Process().children()}, False
+    try:
+        return {child.pid for child in psutil.Process().children()}, False
+    except Exception:  # psutil cannot tell here either: said once (unavailable_note)
+        return set(), False
 
 
 class Reading(NamedTuple):
@@ -131,6 +135,18 @@ class ProcessesDetector(Detector[frozenset[int]]):
         self._use_proc = True
         self.scans = 0
         """How many times the children were actually listed (for tests and tuning)."""
+
+    @classmethod
+    def unavailable_note(cls) -> str | None:
+        if proc_children() is not None:
+            return None
+        try:
+            import psutil
+
+            psutil.Process().children()
+        except Exception as exc:
+            return f"processes: child processes cannot be listed here ({type(exc).__name__})"
+        return None
 
     def current(self) -> frozenset[int]:
         """Children now: a rescan only if something was spawned since the last one."""

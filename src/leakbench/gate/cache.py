@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from leakbench._util.atomic import write_json_atomic
+from leakbench._util.jsonfields import FieldError
 from leakbench.gate.results import (
     InstructionsResult,
     MemoryResult,
@@ -39,6 +40,7 @@ from leakbench.gate.results import (
     instructions_from_dict,
     memory_from_dict,
 )
+from leakbench.gate.results_checks import count, decode_json, finite_list
 
 __all__ = ["CACHE_DIR", "SCHEMA", "BaseCache", "CachedScenario", "Probe", "base_key", "engine_hash"]
 
@@ -86,8 +88,8 @@ class BaseCache:
         path = root / CACHE_DIR / f"base-{key}.json"
         cache = cls(path, key, dict(parts), commit)
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            doc = decode_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # JsonTextError: not JSON, nested too deeply, ...
             return cache
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("key") != key:
             return cache
@@ -151,14 +153,14 @@ def _entry(entry: Mapping[str, Any]) -> CachedScenario:
         out.instructions = None
     probe = entry.get("probe")
     if isinstance(probe, dict):
-        try:
+        try:  # finite seconds >= 0 and counts >= 1, as in a results document
             out.probe = Probe(
-                rounds=[float(x) for x in probe["rounds"]],
-                cpu_rounds=[float(x) for x in probe["cpu_rounds"]],
-                iterations=int(probe["iterations"]),
-                rounds_planned=int(probe["rounds_planned"]),
+                rounds=finite_list(probe, "rounds", "probe", minimum=0),
+                cpu_rounds=finite_list(probe, "cpu_rounds", "probe", minimum=0),
+                iterations=count(probe, "iterations", "probe", minimum=1),
+                rounds_planned=count(probe, "rounds_planned", "probe", minimum=1),
             )
-        except (KeyError, TypeError, ValueError):
+        except FieldError:
             out.probe = None
     return out
 

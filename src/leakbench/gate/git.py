@@ -6,8 +6,9 @@ while the user's checkout, index and stash stay exactly as they were (a reviewer
 with uncommitted work). ``git worktree add --detach <tmp> <sha>`` writes only under
 ``.git/worktrees/`` and the new directory; ``git worktree remove --force`` and ``git worktree
 prune`` undo both. Cleanup runs on success, on failure and on Ctrl-C / SIGTERM
-(:func:`temporary_worktree`), and a second Ctrl-C during cleanup is ignored so that it cannot
-leave a half-removed worktree behind.
+(:func:`temporary_worktree`), with signals held over the ``worktree add``, over the cleanup
+(a second Ctrl-C or SIGTERM waits for it) and every git child in its own session, killed
+with its group on an interrupt; the cleanup is checked against ``git worktree list``.
 
 ``git status`` refreshes the index's stat cache and may rewrite ``.git/index`` when it holds
 an optional lock; :func:`quiet_git` sets ``GIT_OPTIONAL_LOCKS=0`` for this process and its
@@ -32,19 +33,22 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from leakbench._util.signals import sigterm_as_interrupt
+from leakbench._util.signals import deferred_signals, sigterm_as_interrupt, test_pause
 
 __all__ = [
     "GitError",
     "Side",
+    "WorktreeLog",
     "head_state",
     "is_dirty",
+    "listed_worktrees",
     "lock_hash",
     "lock_note",
     "quiet_git",
+    "remove_worktree",
     "repo_root",
     "resolve",
     "side_pythonpath",
@@ -53,6 +57,8 @@ __all__ = [
 ]
 
 LOCK_FILE = "requirements.lock"
+GIT_TIMEOUT = 120.0
+"""Seconds before one git command is killed (with its process group)."""
 ENGINE = "leakbench"
 
 
@@ -82,19 +88,56 @@ def quiet_git() -> None:
     os.environ["GIT_OPTIONAL_LOCKS"] = "0"
 
 
-def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def _git(
+    cwd: Path, *args: str, check: bool = True, critical: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run git in its own session: a Ctrl-C at the terminal reaches leakbench only (which
+    then ends git itself), never git half-way through. ``critical`` steps (``worktree
+    add``/``remove``) finish with signals held and delivered right after; any other git is
+    killed, its group with it, and waited for when an interrupt arrives."""
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        proc = subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
     except FileNotFoundError as exc:
         raise GitError("git is not installed or not on PATH") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise GitError(f"git {' '.join(args)} timed out") from exc
+    try:
+        if critical:
+            with deferred_signals() as held:
+                test_pause(f"git-{'-'.join(args[:2])}", held)
+                out, err = _communicate(proc, args)
+        else:
+            out, err = _communicate(proc, args)
+    except BaseException:
+        _end(proc)
+        raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     if check and done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["failed"])[-1]
         raise GitError(f"git {' '.join(args)}: {why}")
     return done
+
+
+def _communicate(proc: subprocess.Popen[str], args: tuple[str, ...]) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=GIT_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        _end(proc)
+        raise GitError(f"git {' '.join(args)} timed out after {GIT_TIMEOUT:.0f} s") from exc
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    """Kill git's whole group (hooks, ``git reset`` children) and reap it; never raises."""
+    with deferred_signals():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            proc.communicate(timeout=10)
 
 
 def repo_root(path: Path) -> Path:
@@ -136,40 +179,91 @@ def head_state(root: Path) -> tuple[str, bool]:
         return "", False
 
 
+@dataclass
+class WorktreeLog:
+    """What :func:`temporary_worktree` made and, after cleanup, what is provably left."""
+
+    made: list[Path] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+    """One line per worktree cleanup could not remove, with the command that does."""
+
+    def summary(self) -> str:
+        """Says "removed" only when ``git worktree list`` no longer shows them."""
+        if self.left:
+            return "; ".join(self.left)
+        if not self.made:
+            return "no temporary worktree was left"
+        return "the temporary worktree was removed (git worktree list agrees)"
+
+
 @contextlib.contextmanager
-def temporary_worktree(root: Path, sha: str) -> Iterator[Path]:
+def temporary_worktree(root: Path, sha: str, log: WorktreeLog | None = None) -> Iterator[Path]:
     """Check ``sha`` out, detached, into a fresh temporary directory; remove it afterwards.
 
-    Removal runs however the block ends (return, exception, Ctrl-C, SIGTERM). SIGINT is
-    ignored while removing: a second Ctrl-C must not leave a registered, half-deleted
-    worktree (``git worktree prune`` would fix that, but only if it got to run).
+    Removal runs however the block ends (return, exception, Ctrl-C, SIGTERM), and is
+    registered before anything is created: the folder and the ``git worktree add`` happen
+    with signals held, so an interrupt lands either before the folder exists or after git
+    finished (a killed ``worktree add`` leaves a locked "initializing" worktree that
+    ``prune`` cannot remove). The cleanup holds signals too (a second Ctrl-C or SIGTERM
+    waits until it is done) and is checked against ``git worktree list --porcelain``;
+    ``log`` receives what was made and what is still left.
     """
-    parent = Path(tempfile.mkdtemp(prefix="leakbench-base-"))
-    path = parent / "worktree"
+    log = log if log is not None else WorktreeLog()
+    parent: Path | None = None
+    path: Path | None = None
     with sigterm_as_interrupt():
         try:
-            _git(root, "worktree", "add", "--detach", "--quiet", str(path), sha)
+            with deferred_signals():
+                parent = Path(tempfile.mkdtemp(prefix="leakbench-base-"))
+                path = parent / "worktree"
+                log.made.append(path)
+                _git(root, "worktree", "add", "--detach", "--quiet", str(path), sha,
+                     critical=True)  # fmt: skip
             yield path
         finally:
-            old_int = None
-            with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-                old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                remove_worktree(root, path)
-                shutil.rmtree(parent, ignore_errors=True)
-            finally:
-                with contextlib.suppress(ValueError, TypeError):
-                    if old_int is not None:
-                        signal.signal(signal.SIGINT, old_int)
+            if parent is not None and path is not None:
+                with deferred_signals() as held:
+                    test_pause("worktree-cleanup", held)
+                    left = remove_worktree(root, path, parent)
+                if left:
+                    log.left.append(left)
 
 
-def remove_worktree(root: Path, path: Path) -> None:
-    """``git worktree remove --force`` then ``prune``; never raises (cleanup must finish)."""
+def remove_worktree(root: Path, path: Path, parent: Path | None = None) -> str:
+    """``git worktree remove --force --force`` (a locked one too), the folder, ``git worktree
+    prune``; then what ``git worktree list --porcelain`` and the file system still show, as
+    one line with the commands that remove it ("" when nothing is left). Never raises."""
     with contextlib.suppress(GitError):
-        _git(root, "worktree", "remove", "--force", str(path), check=False)
-    shutil.rmtree(path, ignore_errors=True)
+        _git(root, "worktree", "remove", "--force", "--force", str(path), check=False,
+             critical=True)  # fmt: skip
+    shutil.rmtree(parent or path, ignore_errors=True)
     with contextlib.suppress(GitError):
-        _git(root, "worktree", "prune", check=False)
+        _git(root, "worktree", "prune", check=False, critical=True)
+    registered = path in listed_worktrees(root)
+    on_disk = (parent or path).exists()
+    if not registered and not on_disk:
+        return ""
+    what = " and ".join(
+        w for w, there in (("registered in git", registered), ("on disk", on_disk)) if there
+    )
+    fix = [f"git worktree remove --force --force {path}", "git worktree prune"]
+    if on_disk:
+        fix.append(f"rm -rf {parent or path}")
+    return f"the temporary worktree {path} is still {what}; remove it with: {' && '.join(fix)}"
+
+
+def listed_worktrees(root: Path) -> set[Path]:
+    """Every worktree ``git worktree list --porcelain`` shows (resolved paths)."""
+    try:
+        done = _git(root, "worktree", "list", "--porcelain", check=False)
+    except GitError:
+        return set()
+    found: set[Path] = set()
+    for line in done.stdout.splitlines():
+        if line.startswith("worktree "):
+            listed = Path(line[len("worktree ") :])
+            found |= {listed, listed.resolve()}
+    return found
 
 
 def tree_id(root: Path, sha: str, path: str) -> str:

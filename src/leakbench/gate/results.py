@@ -18,19 +18,22 @@ Public API (consumed by ``leakbench compare``, ``leakbench baseline`` and report
 
 Why frozen dataclasses and hand-written validation: the document is small, the schema must
 stay stable for stored baselines, and a precise error ("scenarios.x.memory.peak_bytes: expected
-an integer") is worth more than a dependency.
+an integer >= 0, got -5") is worth more than a dependency. The rules of the values (finite
+numbers in range, printable names, an environment key that is a file name) and the JSON text
+reader live in ``leakbench.gate.results_checks``; every command reads through them, so a value
+one command refuses, all refuse.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from leakbench._util.atomic import write_json_atomic
-from leakbench._util.jsonfields import NUMBER, FieldError, get_field, numbers, optional
+from leakbench._util.jsonfields import FieldError, get_field
+from leakbench.gate import results_checks as checks
 
 _Built = TypeVar("_Built")
 
@@ -43,6 +46,7 @@ __all__ = [
     "Environment",
     "InstructionsResult",
     "MemoryResult",
+    "Provenance",
     "Results",
     "ResultsCorruptError",
     "ResultsError",
@@ -50,6 +54,7 @@ __all__ = [
     "ResultsMissingError",
     "ResultsTooNewError",
     "ScenarioResult",
+    "Selection",
     "TimeResult",
     "TopSite",
     "instructions_from_dict",
@@ -212,6 +217,39 @@ class InstructionsResult:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """One scenario's own run: when (``created``) and where (commit, machine, Python)."""
+
+    created: str
+    environment: Environment
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a ``leakbench bench`` run was asked to measure, so a comparison can tell a
+    scenario that no longer exists ("removed") from one this run did not measure."""
+
+    suites: str
+    """The scenario package (``--suites``)."""
+    available: list[str]
+    """Every scenario the package defined at that run, sorted."""
+    requested: list[str] = field(default_factory=list)
+    """The SCENARIO arguments (names or classes); empty: all."""
+    shards: list[int] = field(default_factory=lambda: [1])
+    """The shards K (1-based) of ``--shard K/N`` this document holds; ``[1]`` of 1 unsharded."""
+    shard_count: int = 1
+    """N of ``--shard K/N`` (1: not sharded)."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether the document holds every scenario of ``available`` it was asked for: no
+        names given and every shard present."""
+        return not self.requested and sorted(set(self.shards)) == list(
+            range(1, self.shard_count + 1)
+        )
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
     """One scenario's measurements; a pass is null when skipped (``--memory-only``...)."""
 
@@ -226,6 +264,10 @@ class ScenarioResult:
     instructions: InstructionsResult | None = None
     """The instruction pass; null when it was not run (``--no-instructions``, ``--memory-only``,
     tests measured with the ``leakbench`` fixture, files of schema version 1)."""
+    provenance: Provenance | None = None
+    """Where and when this scenario was measured, when that differs from (or may differ from)
+    the document's ``created`` and ``environment``: a merged baseline or shards keep each
+    scenario's own. Null: the document's."""
 
     @property
     def instructions_per_iteration(self) -> float | None:
@@ -241,6 +283,12 @@ class Results:
     """ISO 8601 UTC timestamp of the run."""
     environment: Environment
     scenarios: dict[str, ScenarioResult]
+    selection: Selection | None = None
+    """What the run was asked to measure; null in documents of older versions, merged ones of
+    mixed selections, and tests measured with the ``leakbench`` fixture."""
+    unrecorded: tuple[str, ...] = field(default=(), compare=False)
+    """Memory fields (``series``, ``top_sites``, ``capture``) absent from some scenario of
+    the file read (an early version-1 file): they read as not recorded. Not written."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (schema and version first)."""
@@ -250,7 +298,13 @@ class Results:
             "created": self.created,
             "environment": asdict(self.environment),
             "scenarios": {name: _scenario_dict(s) for name, s in self.scenarios.items()},
+            "selection": None if self.selection is None else asdict(self.selection),
         }
+
+    def provenance_of(self, name: str) -> Provenance:
+        """Scenario ``name``'s own provenance, else the document's."""
+        own = self.scenarios[name].provenance
+        return own if own is not None else Provenance(self.created, self.environment)
 
 
 def _scenario_dict(s: ScenarioResult) -> dict[str, Any]:
@@ -275,10 +329,9 @@ def load_results(path: Path | str) -> Results:
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsCorruptError(p, f"cannot read ({exc})", _HINT_RERUN) from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problem = f"not valid JSON (line {exc.lineno}: {exc.msg}; truncated or edited?)"
-        raise ResultsCorruptError(p, problem, _HINT_RERUN) from None
+        doc = checks.decode_json(text)
+    except checks.JsonTextError as exc:
+        raise ResultsCorruptError(p, exc.problem, _HINT_RERUN) from None
     return parse_results(doc, p)
 
 
@@ -326,54 +379,91 @@ def _migrate(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _build(doc: Mapping[str, Any]) -> Results:
-    env_doc = get_field(doc, "environment", dict, "$")
-    env = Environment(
-        python_version=get_field(env_doc, "python_version", str, "environment"),
-        implementation=get_field(env_doc, "implementation", str, "environment"),
-        platform=get_field(env_doc, "platform", str, "environment"),
-        machine=get_field(env_doc, "machine", str, "environment"),
-        cpu_model=get_field(env_doc, "cpu_model", str, "environment"),
-        cpu_count=get_field(env_doc, "cpu_count", int, "environment"),
-        lock_hash=get_field(env_doc, "lock_hash", str, "environment"),
-        memray_mode=get_field(env_doc, "memray_mode", str, "environment"),
-        git_commit=get_field(env_doc, "git_commit", str, "environment"),
-        git_dirty=get_field(env_doc, "git_dirty", bool, "environment"),
-        key=get_field(env_doc, "key", str, "environment"),
-    )
+    env = Environment(**checks.environment_fields(get_field(doc, "environment", dict, "$")))
     scenarios: dict[str, ScenarioResult] = {}
+    unrecorded: set[str] = set()
     for name, value in get_field(doc, "scenarios", dict, "$").items():
-        where = f"scenarios.{name}"
-        s = _object(value, where)
-        mem = get_field(s, "memory", (dict, type(None)), where)
-        tim = get_field(s, "time", (dict, type(None)), where)
-        ins = get_field(s, "instructions", (dict, type(None)), where)
+        where = f"scenarios.{checks.shown(name)}"
+        fields = checks.scenario_fields(name, value, where)
+        mem, tim, ins = fields.pop("memory"), fields.pop("time"), fields.pop("instructions")
+        if mem is not None:
+            unrecorded |= checks.OLDER_MEMORY_FIELDS.keys() - mem.keys()
         scenarios[name] = ScenarioResult(
-            leak_class=get_field(s, "leak_class", str, where),
-            variant=get_field(s, "variant", str, where),
-            leaks_memory=get_field(s, "leaks_memory", bool, where),
+            **fields,
             memory=None if mem is None else _build_memory(mem, f"{where}.memory"),
             time=None if tim is None else _build_time(tim, f"{where}.time"),
-            budget=optional(s, "budget", (dict, type(None)), where, None),
             instructions=None if ins is None else _build_instructions(ins, f"{where}.instructions"),
+            provenance=_build_provenance(value, f"{where}.provenance"),
         )
     return Results(
-        created=get_field(doc, "created", str, "$"), environment=env, scenarios=scenarios
+        created=get_field(doc, "created", str, "$"),
+        environment=env,
+        scenarios=scenarios,
+        selection=_build_selection(doc),
+        unrecorded=tuple(sorted(unrecorded)),
+    )
+
+
+def _build_provenance(scenario: Mapping[str, Any], where: str) -> Provenance | None:
+    """The optional ``provenance`` of a scenario (added in version 2 without a version bump:
+    readers that do not know it ignore it and use the document's provenance)."""
+    raw = scenario.get("provenance")
+    if raw is None:
+        return None
+    p = checks.object_at(raw, where)
+    created = get_field(p, "created", str, where)
+    try:
+        env = checks.environment_fields(get_field(p, "environment", dict, where))
+    except FieldError as exc:
+        if exc.where.startswith(where):
+            raise
+        raise FieldError(f"{where}.{exc.where}", exc.problem) from None
+    return Provenance(created=created, environment=Environment(**env))
+
+
+def _build_selection(doc: Mapping[str, Any]) -> Selection | None:
+    """The optional top-level ``selection`` (names printable, shards within 1..N)."""
+    raw = doc.get("selection")
+    if raw is None:
+        return None
+    where = "selection"
+    s = checks.object_at(raw, where)
+    names: dict[str, list[str]] = {}
+    for key in ("available", "requested"):
+        values = get_field(s, key, list, where)
+        names[key] = [
+            checks.check_name(v, f"{where}.{key}[{i}]", "a scenario name")
+            for i, v in enumerate(values)
+        ]
+    count = checks.count(s, "shard_count", where, minimum=1)
+    shards = get_field(s, "shards", list, where)
+    for i, k in enumerate(shards):
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= count:
+            raise FieldError(f"{where}.shards[{i}]", f"expected a shard from 1 to {count}")
+    return Selection(
+        suites=get_field(s, "suites", str, where),
+        available=names["available"],
+        requested=names["requested"],
+        shards=list(shards),
+        shard_count=count,
     )
 
 
 def memory_from_dict(doc: object, path: Path | str = "<memory>") -> MemoryResult:
     """Validate one ``memory`` object (as written by ``dataclasses.asdict``)."""
-    return _checked(path, lambda: _build_memory(_object(doc, "memory"), "memory"))
+    return _checked(path, lambda: _build_memory(checks.object_at(doc, "memory"), "memory"))
 
 
 def time_from_dict(doc: object, path: Path | str = "<time>") -> TimeResult:
     """Validate one ``time`` object (as written by ``dataclasses.asdict``)."""
-    return _checked(path, lambda: _build_time(_object(doc, "time"), "time"))
+    return _checked(path, lambda: _build_time(checks.object_at(doc, "time"), "time"))
 
 
 def instructions_from_dict(doc: object, path: Path | str = "<instructions>") -> InstructionsResult:
     """Validate one ``instructions`` object (as written by ``dataclasses.asdict``)."""
-    return _checked(path, lambda: _build_instructions(_object(doc, "instructions"), "instructions"))
+    return _checked(
+        path, lambda: _build_instructions(checks.object_at(doc, "instructions"), "instructions")
+    )
 
 
 def _checked(path: Path | str, build: Callable[[], _Built]) -> _Built:
@@ -384,98 +474,18 @@ def _checked(path: Path | str, build: Callable[[], _Built]) -> _Built:
         raise ResultsInvalidError(path, f"{exc.where}: {exc.problem}", _HINT_RERUN) from None
 
 
-def _object(doc: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(doc, dict):
-        raise FieldError(where, "expected an object")
-    return doc
-
-
 def _build_memory(m: Mapping[str, Any], where: str) -> MemoryResult:
-    series: list[tuple[int, int]] = []
-    for i, point in enumerate(get_field(m, "series", list, where)):
-        ok = isinstance(point, list) and len(point) == 2
-        if not ok or not all(isinstance(v, int) and not isinstance(v, bool) for v in point):
-            raise FieldError(f"{where}.series[{i}]", "expected [iterations, bytes] integers")
-        series.append((point[0], point[1]))
-    sites: list[TopSite] = []
-    for i, value in enumerate(get_field(m, "top_sites", list, where)):
-        w = f"{where}.top_sites[{i}]"
-        site = _object(value, w)
-        sites.append(
-            TopSite(
-                location=get_field(site, "location", str, w),
-                bytes=get_field(site, "bytes", int, w),
-                count=get_field(site, "count", int, w),
-            )
-        )
-    return MemoryResult(
-        iterations=get_field(m, "iterations", int, where),
-        warmup_iterations=get_field(m, "warmup_iterations", int, where),
-        peak_bytes=get_field(m, "peak_bytes", int, where),
-        total_allocated_bytes=get_field(m, "total_allocated_bytes", int, where),
-        allocations=get_field(m, "allocations", int, where),
-        retained_bytes=get_field(m, "retained_bytes", int, where),
-        retained_per_iteration=float(get_field(m, "retained_per_iteration", NUMBER, where)),
-        series=series,
-        top_sites=sites,
-        capture=get_field(m, "capture", (str, type(None)), where),
-    )
+    fields = checks.memory_fields(m, where)
+    sites = [TopSite(**site) for site in fields.pop("top_sites")]
+    return MemoryResult(**fields, top_sites=sites)
 
 
 def _build_time(t: Mapping[str, Any], where: str) -> TimeResult:
-    rounds = numbers(t, "rounds", where)
-    reference = numbers(t, "reference_rounds", where)
-    ratios = numbers(t, "ratios", where)
-    if not (len(rounds) == len(reference) == len(ratios)):
-        raise FieldError(where, "rounds, reference_rounds and ratios differ in length")
-    return TimeResult(
-        rounds=rounds,
-        reference_rounds=reference,
-        ratios=ratios,
-        median=float(get_field(t, "median", NUMBER, where)),
-        mean=float(get_field(t, "mean", NUMBER, where)),
-        min=float(get_field(t, "min", NUMBER, where)),
-        stddev=float(get_field(t, "stddev", NUMBER, where)),
-        reference_median=float(get_field(t, "reference_median", NUMBER, where)),
-        ratio_median=float(get_field(t, "ratio_median", NUMBER, where)),
-        unit=get_field(t, "unit", str, where),
-        iterations_per_round=get_field(t, "iterations_per_round", int, where),
-        # Fields added within version 1 are optional, so early files still load.
-        reference_units_per_round=optional(t, "reference_units_per_round", int, where, 1),
-        process_rounds=_process_rounds(t, len(rounds), where),
-        cpu=optional(t, "cpu", (int, type(None)), where, None),
-        reference_version=optional(t, "reference_version", int, where, 1),
-    )
+    return TimeResult(**checks.time_fields(t, where))
 
 
 def _build_instructions(i: Mapping[str, Any], where: str) -> InstructionsResult:
-    per_iteration = get_field(i, "per_iteration", (*NUMBER, type(None)), where)
-    reason = get_field(i, "reason", str, where)
-    if per_iteration is None and not reason:
-        raise FieldError(f"{where}.reason", "an absent figure needs a reason")
-    iterations = get_field(i, "iterations", int, where)
-    if iterations < 1:
-        raise FieldError(f"{where}.iterations", "expected at least 1")
-    return InstructionsResult(
-        per_iteration=None if per_iteration is None else float(per_iteration),
-        iterations=iterations,
-        warmup_iterations=get_field(i, "warmup_iterations", int, where),
-        total=get_field(i, "total", (int, type(None)), where),
-        tool=get_field(i, "tool", str, where),
-        tool_version=get_field(i, "tool_version", str, where),
-        seconds=float(get_field(i, "seconds", NUMBER, where)),
-        reason=reason,
-    )
-
-
-def _process_rounds(t: Mapping[str, Any], total: int, where: str) -> list[int]:
-    """Optional (added within version 1); must add up to the number of rounds."""
-    counts = optional(t, "process_rounds", list, where, [])
-    if not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in counts):
-        raise FieldError(f"{where}.process_rounds", "expected positive integers")
-    if counts and sum(counts) != total:
-        raise FieldError(f"{where}.process_rounds", f"adds up to {sum(counts)}, not {total}")
-    return list(counts)
+    return InstructionsResult(**checks.instructions_fields(i, where))
 
 
 # ----------------------------------------------------------------------------- writing

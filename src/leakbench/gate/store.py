@@ -4,8 +4,9 @@ Commands read and write runs and baselines only through :class:`Store`, so that 
 backend (a bucket, a database) is one new class, not edits across the CLI. The one backend
 today is :class:`FileStore`, rooted at a project directory, with this layout:
 
-- ``.leakbench/results/<YYYYmmddTHHMMSSZ>-<commit12>.json``: every run (git-ignored), plus
-  ``.leakbench/results/latest.json``, a copy of the newest one.
+- ``.leakbench/results/<YYYYmmddTHHMMSSZ>-<commit12>-<pid>-<random>.json``: every run
+  (git-ignored; unique, so concurrent runs never share a file), plus
+  ``.leakbench/results/latest.json``, a copy of the last complete one.
 - ``baselines/<environment key>.json``: the committed baseline per environment, e.g.
   ``baselines/py3.11-linux-x86_64-pyalloc.json``.
 
@@ -16,7 +17,10 @@ is a ``results.ResultsError`` subclass with a one-line message (CLI: print it, e
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +29,9 @@ from typing import Protocol
 from leakbench.gate.environment import environment_key
 from leakbench.gate.results import (
     Results,
+    ResultsCorruptError,
     ResultsError,
+    ResultsInvalidError,
     ResultsMissingError,
     load_results,
     write_results,
@@ -123,9 +129,7 @@ class FileStore:
         ``latest.json``; return the run's own file. ``latest.json`` is written last, so it
         always points at a complete document."""
         if out is None:
-            stamp = _stamp(results.created)
-            commit = results.environment.git_commit[:12] or "nogit"
-            out = self.results_dir / f"{stamp}-{commit}.json"
+            out = self.results_dir / run_name(results)
         write_results(results, out)
         write_results(results, self.latest_results_path())
         return out
@@ -167,12 +171,18 @@ class FileStore:
         key = key or environment_key()
         path = self.baseline_path(key)
         if not path.exists():
+            if path.is_symlink():  # a loop or a dangling link is not "no baseline"
+                raise ResultsCorruptError(path, _broken_link(path), _hint_baseline(path))
             raise BaselineMissingError(
                 path,
                 f"no baseline for environment {key}",
                 "run `leakbench bench` then `leakbench baseline save` to create one",
             )
-        results = load_results(path)
+        try:
+            results = load_results(path)
+        except (ResultsCorruptError, ResultsInvalidError) as exc:
+            # A committed file: re-running bench would not repair it; git or a re-save does.
+            raise type(exc)(path, exc.problem, _hint_baseline(path)) from None
         if results.environment.key != key:
             raise BaselineKeyMismatchError(
                 path,
@@ -195,6 +205,32 @@ class FileStore:
                 BaselineInfo(key, path, r.created, r.environment.git_commit, len(r.scenarios))
             )
         return infos
+
+
+def _hint_baseline(path: Path) -> str:
+    return (
+        f"restore the committed one with `git checkout -- {path}` or re-save it with "
+        "`leakbench baseline save`"
+    )
+
+
+def _broken_link(path: Path) -> str:
+    """What is wrong with a symlink that does not lead to a file."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symlink loop"
+        return f"is a symlink to {os.readlink(path)!r}, which does not exist"
+    return "is a symlink that cannot be followed"
+
+
+def run_name(results: Results) -> str:
+    """``<time>-<commit12>-<pid>-<random>.json``: unique per run, so that two runs started
+    in the same second (or on two machines sharing the folder) never write one file."""
+    stamp = _stamp(results.created)
+    commit = results.environment.git_commit[:12] or "nogit"
+    return f"{stamp}-{commit}-{os.getpid()}-{secrets.token_hex(3)}.json"
 
 
 def _stamp(created: str) -> str:

@@ -9,28 +9,35 @@
     def test_client(server):
         Client(server.url).get("/")        # the whole test body is the iteration
 
-With ``pytest --leakbench-bench[=PATH]`` each such test gets the memory pass (memray, in this
-process: the test's fixtures live here) and the time pass (pytest-benchmark's ``benchmark``
-fixture, interleaved with the reference workload), and one results file (the format of
-``leakbench bench``, scenario name = test node id) is written at the end of the session.
-Without the option the fixture calls the function once and marked tests run as usual, so the
-same tests stay cheap in a normal run.
+With ``pytest --leaks-bench`` (results to ``--leaks-bench-json PATH``) each such test gets the
+memory pass (memray, in this process: the test's fixtures live here) and the time pass
+(pytest-benchmark's ``benchmark`` fixture, interleaved with the reference workload), and one
+results file (the format of ``leakbench bench``, scenario name = test node id) is written at
+the end of the session. Without the option the fixture calls the function once and marked
+tests run as usual, so the same tests stay cheap in a normal run.
+
+memray and pytest-benchmark come with the ``bench`` extra (``pip install 'leakbench[bench]'``);
+this module imports neither, so a project that installs only the plugin loads it (it is a
+``pytest11`` entry point) at no cost. Measuring without them is a one-line usage error naming
+the extra, before any test runs.
 
 pytest-benchmark disables itself under pytest-xdist; there the time pass is skipped (the
 summary says so) and each worker writes its own file, ``PATH`` with ``.<worker>`` added.
 Marker arguments are checked against :func:`_marker_arguments`, so the ``--markers`` help and
 the parser cannot drift apart; budget keys are checked by ``leakbench.gate.verdicts.budgets``.
 
-The options (``--leakbench-bench``, ``--leakbench-iterations``, ``--leakbench-seconds``, with
-ini and ``[tool.leakbench]`` keys ``leakbench_bench``...) are declared and resolved in
-``leakbench.plugin.options`` like every plugin option; this entry point only registers them,
+The options (``--leaks-bench``, ``--leaks-bench-json``, ``--leaks-bench-iterations``,
+``--leaks-bench-seconds``, with ini and ``[tool.leakbench]`` keys ``leaks_bench``...) are
+declared and resolved in
+``leakbench.plugin.bench_options`` (their keys in ``leakbench.plugin.options``) like every
+plugin option; this entry point only registers them,
 so that it keeps working on its own.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,23 +45,33 @@ from typing import Any
 
 import pytest
 
+from leakbench._util.safe_names import safe_file_name
 from leakbench.gate.environment import fingerprint
-from leakbench.gate.measure.memory import measure as measure_memory
 from leakbench.gate.measure.timing import time_interleaved, time_result_of
-from leakbench.gate.results import MemoryResult, Results, ScenarioResult, TimeResult, write_results
+from leakbench.gate.results import SCHEMA as RESULTS_SCHEMA
+from leakbench.gate.results import (
+    MemoryResult,
+    Results,
+    ScenarioResult,
+    TimeResult,
+    write_results,
+)
 from leakbench.gate.verdicts.budgets import BudgetConfig, BudgetError
-from leakbench.plugin import options
-from leakbench.plugin.options import BenchSettings
+from leakbench.plugin import bench_options
+from leakbench.plugin.bench_options import BenchSettings
+from leakbench.plugin.sources import check_output
 
 MARKER_HELP = (
     "leakbench(iterations=None, warmup=2, seconds=None, memory=True, time=True, **budget): "
-    "measure this test's body with `pytest --leakbench-bench` (memray + pytest-benchmark); "
+    "measure this test's body with `pytest --leaks-bench` (memray + pytest-benchmark); "
     "budget keys as in [tool.leakbench] scenario tables."
 )
 SETTINGS = pytest.StashKey[BenchSettings]()
 RESULTS = pytest.StashKey[dict[str, ScenarioResult]]()
 NOTES = pytest.StashKey[set[str]]()
 XDIST_NOTE = "time pass skipped: pytest-benchmark disables itself under pytest-xdist"
+EXTRA = {"memray": "memray", "pytest_benchmark": "pytest-benchmark"}
+"""What measuring imports (module -> distribution): the ``bench`` extra's share of it."""
 
 
 def _marker_arguments(
@@ -77,16 +94,35 @@ def _marker_arguments(
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    options.add_bench_options(parser)
+    bench_options.add_bench_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    settings = options.resolve_bench(config)  # a bad value: a usage error naming its source
+    settings = bench_options.resolve_bench(config)  # a bad value: a usage error naming its source
     config.stash[SETTINGS] = settings
     if settings.results is not None:
+        _check_extra(config)
+        if hasattr(config, "workerinput"):  # each worker writes its own file: check it too
+            path = _results_path(config)
+            check_output(path, RESULTS_SCHEMA, "--leaks-bench-json", str(path))
         config.stash[RESULTS] = {}
         config.stash[NOTES] = set()
+
+
+def _check_extra(config: pytest.Config) -> None:
+    """Measuring needs memray and pytest-benchmark's plugin: say in one line what to do."""
+    missing = [dist for module, dist in EXTRA.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise pytest.UsageError(
+            f"leakbench: --leaks-bench needs {' and '.join(missing)}: "
+            "pip install 'leakbench[bench]'"
+        )
+    if not config.pluginmanager.hasplugin("benchmark"):
+        raise pytest.UsageError(
+            "leakbench: --leaks-bench times tests with pytest-benchmark's plugin, which is "
+            "disabled here (-p no:benchmark?); enable it, or measure without --leaks-bench"
+        )
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -95,14 +131,15 @@ def _enabled(config: pytest.Config) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check every marker now (a typo is a usage error even in a normal run); marked tests
-    need pytest-benchmark's fixture for their time pass."""
+    need pytest-benchmark's fixture for their time pass (only those with one: an unused
+    ``benchmark`` fixture is a warning, an error under ``filterwarnings = error``)."""
     for item in items:
         if item.get_closest_marker("leakbench") is None:
             continue
-        _settings(item)
+        timed = _settings(item)["time"]
         if not _enabled(config) or not isinstance(item, pytest.Function):
             continue
-        if "benchmark" not in item.fixturenames:
+        if timed and "benchmark" not in item.fixturenames:
             item.fixturenames.append("benchmark")
 
 
@@ -117,7 +154,8 @@ class Measure:
         """Measure ``function(*args, **kwargs)`` (when enabled), then return one call's value."""
         if _enabled(self._request.config):
             item = self._request.node
-            benchmark = self._request.getfixturevalue("benchmark")
+            timed = _settings(item)["time"]
+            benchmark = self._request.getfixturevalue("benchmark") if timed else None
             self.result = _measure_item(item, lambda: function(*args, **kwargs), benchmark)
         return function(*args, **kwargs)
 
@@ -143,7 +181,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         pyfuncitem.obj(**kwargs)
 
     iteration()  # the test's own assertions run (and fail) once, unmeasured
-    _measure_item(pyfuncitem, iteration, pyfuncitem.funcargs["benchmark"])
+    _measure_item(pyfuncitem, iteration, pyfuncitem.funcargs.get("benchmark"))
     return True
 
 
@@ -171,15 +209,20 @@ def _measure_item(
     if args["memory"]:
         iterations = args["iterations"] or config.stash[SETTINGS].iterations
         capture = config.rootpath / ".leakbench" / "captures" / "pytest" / _slug(item.nodeid)
+        from leakbench.gate.measure.memory import CaptureError  # memray
+        from leakbench.gate.measure.memory import measure as measure_memory
+
         try:
             memory = measure_memory(
                 iteration, iterations, args["warmup"], capture, root=config.rootpath
             )
+        except CaptureError as exc:  # an incomplete capture (a full disk): no numbers
+            pytest.fail(f"leakbench: {exc}", pytrace=False)
         except RuntimeError as exc:
             if "Tracker" not in str(exc):
                 raise
             pytest.fail(f"leakbench: memray is already tracking this process ({exc})")
-    if args["time"]:
+    if args["time"] and benchmark is not None:
         if benchmark.disabled:
             config.stash[NOTES].add(XDIST_NOTE)
         else:
@@ -199,7 +242,8 @@ def _measure_item(
 
 
 def _slug(nodeid: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", nodeid)[:150] + ".bin"
+    """The capture's file name: the one safe encoding of a name (``a/b`` and ``a_b`` differ)."""
+    return safe_file_name(nodeid, ".bin")
 
 
 def _results_path(config: pytest.Config) -> Path:

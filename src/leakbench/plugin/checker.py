@@ -39,7 +39,7 @@ from leakbench.detectors.leak import Leak
 from leakbench.plugin.options import Settings
 from leakbench.plugin.policy import allow_matcher
 
-__all__ = ["FixtureTeardowns"]
+__all__ = ["FixtureTeardowns", "unavailable_notes"]
 
 _SYS = sys.__dict__
 NOT_COUNTED_FAILED = "not counted: the test raised and its traceback may keep these alive"
@@ -225,6 +225,21 @@ class LeakChecker:
             if state is not None:
                 state.leaks.append(_internal_error(det, exc))
             return False, None
+
+
+def unavailable_notes(enabled: tuple[str, ...]) -> list[str]:
+    """What the enabled detectors cannot check on this system (no ``/proc``), one line
+    each, for the end of the run (``Detector.unavailable_note``)."""
+    notes = []
+    for name in enabled:
+        cls = REGISTRY.get(name)
+        try:
+            note = cls.unavailable_note() if cls is not None else None
+        except Exception:
+            note = None
+        if note:
+            notes.append(note)
+    return notes
 
 
 def _internal_error(det: Detector[Any], exc: Exception) -> Leak:

@@ -36,7 +36,7 @@ import pytest
 from leakbench.detectors import origins, ownership
 from leakbench.detectors.leak import Leak
 from leakbench.plugin import options, policy, run_setup, xdist
-from leakbench.plugin.checker import FixtureTeardowns, LeakChecker, TestState
+from leakbench.plugin.checker import FixtureTeardowns, LeakChecker, TestState, unavailable_notes
 from leakbench.plugin.record import LEAKS_ATTR
 from leakbench.plugin.text import format_section, summary_lines
 
@@ -75,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         run_setup.register(config, resolved)
     if not resolved.active:
         return
-    summary = LeakSummary(resolved.json_path)
+    summary = LeakSummary(resolved.json_path, unavailable_notes(resolved.enabled))
     config.pluginmanager.register(summary, "leakbench-summary")
     if xdist.is_distributing(config):  # the controller runs no tests: its workers do
         return
@@ -133,6 +133,8 @@ class LeakCheck:
         self.report_only = checker.settings.report_only
         self._item: pytest.Item | None = None
         """The test being run (one at a time per process)."""
+        self._state: TestState | None = None
+        """Its state (also in ``item.stash``; kept here for the per-report hook)."""
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(
@@ -143,19 +145,21 @@ class LeakCheck:
         receivers = checker.warning_receivers
         self._item = item
         if not receivers:
-            item.stash[STATE] = checker.begin(skip)
+            item.stash[STATE] = self._state = checker.begin(skip)
             try:
                 return (yield)
             finally:
                 self._end(item)
         # One capture spans setup, call and teardown, nested inside pytest's own,
         # so that fixtures like ``recwarn`` that span phases keep working.
+        # The project's filters, as the test sees them: catch_warnings works on a copy,
+        # so the list it replaces stays as it is until the capture ends.
+        filters = warnings.filters
         with warnings.catch_warnings(record=True) as log:
-            filters = list(warnings.filters)  # the project's, as the test sees them
             warnings.simplefilter("always", ResourceWarning)
             for detector in receivers:
                 detector.attach(log, filters)
-            item.stash[STATE] = checker.begin(skip)
+            item.stash[STATE] = self._state = checker.begin(skip)
             try:
                 result = yield
             finally:
@@ -167,7 +171,7 @@ class LeakCheck:
         return result
 
     def _end(self, item: pytest.Item) -> None:
-        self._item = None
+        self._item = self._state = None
         state = item.stash[STATE]
         del item.stash[STATE]
         if not state.finished:
@@ -252,7 +256,7 @@ class LeakCheck:
         item = self._item
         if item is None or report.nodeid != item.nodeid:
             return
-        state = item.stash.get(STATE, None)
+        state = self._state
         if state is None:
             return
         if report.when != "teardown":
@@ -280,10 +284,12 @@ class LeakSummary:
     """Collects the leak reports (also those coming from xdist workers) and
     prints the end-of-run summary."""
 
-    def __init__(self, json_path: object = None) -> None:
+    def __init__(self, json_path: object = None, notes: list[str] | None = None) -> None:
         self.results: list[tuple[str, list[Leak]]] = []
         self.json_path = json_path
         """Where ``--leaks-json`` writes the full list (None: not asked for)."""
+        self.notes = notes or []
+        """What a detector cannot check on this system (no ``/proc``): once per run."""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, REPORT_ATTR, None)
@@ -293,11 +299,12 @@ class LeakSummary:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         lines = summary_lines(self.results, json_path=self.json_path)
-        if not lines:
-            return
-        terminalreporter.write_sep("=", "leakbench: leaking tests by kind")
-        for line in lines:
-            terminalreporter.write_line(line)
+        if lines:
+            terminalreporter.write_sep("=", "leakbench: leaking tests by kind")
+            for line in lines:
+                terminalreporter.write_line(line)
+        for note in self.notes:
+            terminalreporter.write_line(f"leakbench: {note}")
 
 
 def _current_state(request: Any) -> TestState | None:

@@ -17,10 +17,15 @@ command line (``leakbench.cli.errors.load_budgets``), so both refuse the same ty
 
 The leak-check options are resolved into ``Settings`` by the plugin's hooks
 (``leakbench.plugin.hooks``); the options of the ``leakbench`` fixture and marker
-(``--leakbench-bench``, ``--leakbench-iterations``, ``--leakbench-seconds``, declared by
-the separate ``leakbench_bench`` entry point, ``leakbench.plugin.bench``) into
-``BenchSettings``, by the same rules. The detector lists in the help texts come from
-the detector registry.
+(``--leaks-bench``, ``--leaks-bench-json``, ``--leaks-bench-iterations``,
+``--leaks-bench-seconds``, declared by the separate ``leakbench_bench`` entry point,
+``leakbench.plugin.bench``) by ``leakbench.plugin.bench_options``, by the same rules; their
+keys are declared here with the others (``BENCH_KEYS``). Their old names
+(``--leakbench-bench[=PATH]``, whose optional value swallowed a following test path, and
+``--leakbench-iterations``, ``--leakbench-seconds`` with their ini and table keys) are
+refused with one line naming the new one (``RENAMED``). Every file an option writes is
+checked before any test runs (``sources.check_output``). The detector lists in the help
+texts come from the detector registry.
 """
 
 from __future__ import annotations
@@ -35,15 +40,17 @@ import pytest
 from leakbench import detectors
 from leakbench._util.pyproject import UnknownKeyError, check_keys
 from leakbench.detectors.globals_state import resolve_dotted
+from leakbench.gate import suites_setting
 from leakbench.gate.verdicts import budgets
 from leakbench.plugin.memory import Limits
 from leakbench.plugin.policy import DEFAULT_ALLOW, allow_matcher, patterns
+from leakbench.plugin.record import SCHEMA as TESTS_SCHEMA
 from leakbench.plugin.sources import (
     ENV_VAR,
     FALSE,
     TRUE,
+    check_output,
     number_wanted,
-    parse_above_zero,
     parse_bool,
     parse_limit,
     parse_number,
@@ -102,9 +109,13 @@ HELP_MAX_TOTAL_RSS = (
 
 DEFAULT_BENCH_PATH = ".leakbench/results/pytest-latest.json"
 HELP_BENCH = (
-    "measure the tests that use the leakbench fixture or marker (memray and pytest-benchmark) "
-    f"and write their results to PATH (default {DEFAULT_BENCH_PATH}; relative to the rootdir). "
-    "In the ini file or [tool.leakbench]: true, false or a path"
+    "measure the tests that use the leakbench fixture or marker (memray and pytest-benchmark: "
+    "pip install 'leakbench[bench]') and write their results to --leaks-bench-json"
+)
+HELP_BENCH_JSON = (
+    "where --leaks-bench writes its results (given on the command line, it turns measuring "
+    f"on; default {DEFAULT_BENCH_PATH} under the rootdir). An existing file is replaced only "
+    "when it is a leakbench results document"
 )
 DEFAULT_ITERATIONS = 20
 HELP_ITERATIONS = (
@@ -161,19 +172,33 @@ KEYS: dict[str, Key] = {
 """The leak-check keys, in ``--help`` order (declared by ``add_options``)."""
 
 BENCH_KEYS: dict[str, Key] = {
-    "leakbench_bench": Key(HELP_BENCH, (bool, str), "true, false or a file path"),
-    "leakbench_iterations": Key(HELP_ITERATIONS, (int, str), number_wanted(int, above_zero=True)),
-    "leakbench_seconds": Key(
+    "leaks_bench": Key(HELP_BENCH, *_BOOL),
+    "leaks_bench_json": Key(HELP_BENCH_JSON, (str,), "a file path (a string)"),
+    "leaks_bench_iterations": Key(HELP_ITERATIONS, (int, str), number_wanted(int, above_zero=True)),
+    "leaks_bench_seconds": Key(
         HELP_SECONDS, (int, float, str), number_wanted(float, above_zero=True, unit="seconds")
     ),
 }
 """The ``leakbench`` fixture's keys (declared by ``add_bench_options``)."""
 
+RENAMED: dict[str, str] = {
+    "leakbench_bench": "leaks_bench",
+    "leakbench_iterations": "leaks_bench_iterations",
+    "leakbench_seconds": "leaks_bench_seconds",
+}
+"""The fixture's old keys and options (``--leakbench-bench``...) -> their new names. Still
+declared, so that using one is refused with the new name instead of a bare "unrecognized
+argument" (or, in an ini file, silently ignored)."""
+_RENAMED_HINTS = {old: f"renamed: {new}" for old, new in RENAMED.items()}
+
 OPTION_KEYS: tuple[str, ...] = (*KEYS, *BENCH_KEYS)
 """Every key the plugin reads from the ini file and ``[tool.leakbench]``."""
 
-TABLE_KEYS: tuple[str, ...] = tuple(sorted({*OPTION_KEYS, *budgets.TABLE_KEYS}))
-"""The one list of ``[tool.leakbench]`` keys: the plugin's options and the gate's budgets.
+TABLE_KEYS: tuple[str, ...] = tuple(
+    sorted({*OPTION_KEYS, *budgets.TABLE_KEYS, *suites_setting.TABLE_KEYS})
+)
+"""The one list of ``[tool.leakbench]`` keys: the plugin's options, the gate's budgets and
+``suites`` (the default of ``--suites``).
 Any other key is a usage error in ``pytest`` and bad input (exit 2) in ``leakbench``."""
 
 
@@ -184,7 +209,7 @@ def check_table(config: pytest.Config) -> None:
     table = tool_table(config)
     label = table_label(config)
     try:
-        check_keys(table, TABLE_KEYS, label, budgets.TABLE_HINTS)
+        check_keys(table, TABLE_KEYS, label, {**budgets.TABLE_HINTS, **_RENAMED_HINTS})
     except UnknownKeyError as exc:
         raise pytest.UsageError(f"leakbench: {exc}") from None
     for name, value in table.items():
@@ -280,42 +305,15 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SIZE",
         help=HELP_MAX_TOTAL_RSS.replace("%", "%%"),
     )
-    _add_ini(parser, KEYS)
+    add_ini(parser, KEYS)
 
 
-def _add_ini(parser: pytest.Parser, keys: dict[str, Key]) -> None:
+def add_ini(parser: pytest.Parser, keys: dict[str, Key]) -> None:
     for name, key in keys.items():
         if key.linelist:
             parser.addini(name, key.help, type="linelist", default=[])
         else:
             parser.addini(name, key.help, default="")
-
-
-@dataclass(frozen=True)
-class BenchSettings:
-    """The resolved options of the ``leakbench`` fixture and marker."""
-
-    results: Path | None = None
-    """Where the results file goes (absolute); None: measuring is off."""
-    iterations: int = DEFAULT_ITERATIONS
-    seconds: float = DEFAULT_SECONDS
-
-
-def add_bench_options(parser: pytest.Parser) -> None:
-    """Declared by ``leakbench.plugin.bench``'s own hook: that entry point can be loaded
-    (or disabled with ``-p no:leakbench_bench``) on its own."""
-    group = parser.getgroup("leakbench-bench", "leakbench: measure marked tests")
-    group.addoption(
-        "--leakbench-bench",
-        nargs="?",
-        const=DEFAULT_BENCH_PATH,
-        default=None,
-        metavar="PATH",
-        help=HELP_BENCH,
-    )
-    group.addoption("--leakbench-iterations", default=None, metavar="N", help=HELP_ITERATIONS)
-    group.addoption("--leakbench-seconds", default=None, metavar="SECONDS", help=HELP_SECONDS)
-    _add_ini(parser, BENCH_KEYS)
 
 
 def parse_detectors(value: object, source: str) -> tuple[str, ...]:
@@ -397,53 +395,13 @@ def resolve(config: pytest.Config) -> Settings:
         watch_warnings_filters=not (
             config.pluginmanager.has_plugin("warnings") or "warnings" in enabled
         ),
-        json_path=_json_path(config, *json_path) if json_path else None,
+        json_path=output_path(config, *json_path, TESTS_SCHEMA) if json_path else None,
         rss=parse_bool(*rss) if rss else False,
         limits=Limits(
             *(parse_limit(*max_rss) if max_rss else (None, "")),
             *(parse_limit(*max_total) if max_total else (None, "")),
         ),
     )
-
-
-def resolve_bench(config: pytest.Config) -> BenchSettings:
-    """The fixture's options, by the same sources and precedence as ``resolve``."""
-    check_table(config)
-    pick = picker(config)
-    bench, iterations, seconds = (
-        pick(name) for name in ("leakbench_bench", "leakbench_iterations", "leakbench_seconds")
-    )
-    return BenchSettings(
-        results=_bench_path(config, *bench) if bench else None,
-        iterations=int(parse_above_zero(*iterations, int)) if iterations else DEFAULT_ITERATIONS,
-        seconds=(
-            float(parse_number(*seconds, float, above_zero=True, unit="seconds"))
-            if seconds
-            else DEFAULT_SECONDS
-        ),
-    )
-
-
-def _bench_path(config: pytest.Config, value: object, source: str) -> Path | None:
-    """A path, relative to the rootdir; in the ini file and the table also true or false."""
-    if isinstance(value, bool):
-        value = DEFAULT_BENCH_PATH if value else "false"
-    if not isinstance(value, str):
-        raise pytest.UsageError(
-            f"leakbench: {source}: expected {BENCH_KEYS['leakbench_bench'].expected}, "
-            f"got {shown(value)}"
-        )
-    if not source.startswith("--"):
-        text = value.strip().lower()
-        if text in TRUE:
-            value = DEFAULT_BENCH_PATH
-        elif text in FALSE:
-            return None
-    text = value.strip()
-    if not text:
-        wanted = "a file path" if source.startswith("--") else "true, false or a file path"
-        raise pytest.UsageError(f"leakbench: {source}: expected {wanted}, got {shown(value)}")
-    return config.rootpath / text
 
 
 def _globals_watch(config: pytest.Config, table: dict[str, Any]) -> tuple[str, ...]:
@@ -473,15 +431,17 @@ def _globals_watch(config: pytest.Config, table: dict[str, Any]) -> tuple[str, .
     return tuple(names)
 
 
-def _json_path(config: pytest.Config, value: object, source: str) -> Path:
-    """Relative to where pytest was started (command line) or to the rootdir (ini)."""
+def output_path(config: pytest.Config, value: object, source: str, schema: str) -> Path:
+    """A file an option writes: relative to where pytest was started (command line) or to the
+    rootdir (ini, pyproject), and refused unless it is absent, empty or a ``schema``
+    document (``check_output``)."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         raise pytest.UsageError(
-            f"leakbench: {source}: expected {KEYS['leaks_json'].expected}, got {shown(value)}"
+            f"leakbench: {source}: expected a file path (a string), got {shown(value)}"
         )
     base = config.invocation_params.dir if source.startswith("--") else config.rootpath
-    return base / text
+    return check_output(base / text, schema, source, text)
 
 
 def split_path_from_leaks(args: list[str], namespace: Any = None) -> None:
@@ -529,15 +489,15 @@ __all__ = [
     "KEYS",
     "MAX_GRACE",
     "OPTION_KEYS",
+    "RENAMED",
     "TABLE_KEYS",
-    "BenchSettings",
     "Key",
     "Settings",
-    "add_bench_options",
+    "add_ini",
     "add_options",
     "allow_matcher",
     "check_table",
+    "output_path",
     "resolve",
-    "resolve_bench",
     "split_path_from_leaks",
 ]

@@ -45,12 +45,17 @@ def marker_kinds(item: pytest.Item) -> tuple[str, ...] | None:
     for mark in item.iter_markers("allow_leaks"):
         found = True
         try:
-            kinds, _ = allow_leaks_marker(*mark.args, **mark.kwargs)
+            kinds, reason = allow_leaks_marker(*mark.args, **mark.kwargs)
         except TypeError as exc:
             raise pytest.UsageError(
                 f"leakbench: {item.nodeid}: bad allow_leaks marker: {exc}; "
                 "use @pytest.mark.allow_leaks('threads', ..., reason='...')"
             ) from None
+        if not isinstance(reason, str):
+            raise pytest.UsageError(
+                f"leakbench: {item.nodeid}: allow_leaks: reason must be text, got {reason!r}; "
+                "use @pytest.mark.allow_leaks('threads', ..., reason='...')"
+            )
         if not kinds:
             return detectors.known()
         for kind in kinds:

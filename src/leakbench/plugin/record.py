@@ -12,7 +12,8 @@ and the test it was running keeps xdist's "worker crashed" report as outcome
 the run was interrupted or a worker died.
 
 ``read_tests`` reads the document back (``leakbench workers`` uses it for per-test
-RSS), next to the writer so that the two cannot drift apart.
+RSS), next to the writer so that the two cannot drift apart; ``merge_documents`` joins the
+documents of several machines (``leakbench merge``).
 
 Schema (``docs/plugin.md``, "Results file")::
 
@@ -24,7 +25,7 @@ Schema (``docs/plugin.md``, "Results file")::
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -32,6 +33,7 @@ from typing import Any, TypeGuard
 import pytest
 
 from leakbench._util.atomic import write_json_atomic
+from leakbench.gate.results_checks import MAX_COUNT, JsonTextError, decode_json, shown
 from leakbench.plugin.text import growth_lines
 
 __all__ = [
@@ -44,6 +46,8 @@ __all__ = [
     "RecordedTest",
     "TestsFileError",
     "TestsRecord",
+    "merge_documents",
+    "read_document",
     "read_tests",
     "worker_id",
 ]
@@ -236,15 +240,31 @@ class RecordedTest:
 def read_tests(path: Path) -> dict[str, RecordedTest]:
     """Every test of the results file at ``path``, by node id.
 
-    Raises :class:`TestsFileError` for a file that cannot be read or parsed, of another
-    schema, or of a newer ``schema_version``. Within a document it is tolerant: a field
-    that is missing or of the wrong type reads as None, so that documents of older
-    plugin versions (which wrote fewer fields) read too.
+    Raises :class:`TestsFileError` for a file that cannot be read or parsed (nested too
+    deeply, an integer of thousands of digits included), of another schema, of a newer
+    ``schema_version``, or with a node id that is not printable text (a lone surrogate, a
+    line break: every report shows node ids on one line). Within a document it is tolerant:
+    a field that is missing, of the wrong type or out of range (``NaN``, ``Infinity``, a
+    negative size, a number beyond 2**63) reads as None, so that documents of older plugin
+    versions (which wrote fewer fields) read too.
     """
+    tests = read_document(path)["tests"]
+    return {
+        nodeid: _recorded(nodeid, rec)
+        for nodeid, rec in tests.items()
+        if isinstance(nodeid, str) and isinstance(rec, dict)
+    }
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """The ``leakbench-tests`` document at ``path`` as decoded JSON, checked as
+    :func:`read_tests` checks it (the same :class:`TestsFileError`)."""
     try:
-        doc: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        doc: Any = decode_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
         raise TestsFileError(f"{path}: cannot read a results file ({exc})") from exc
+    except JsonTextError as exc:
+        raise TestsFileError(f"{path}: cannot read a results file ({exc.problem})") from exc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise TestsFileError(f"{path}: not a {SCHEMA} document")
     version = doc.get("schema_version")
@@ -256,11 +276,55 @@ def read_tests(path: Path) -> dict[str, RecordedTest]:
     tests = doc.get("tests")
     if not isinstance(tests, dict):
         raise TestsFileError(f"{path}: 'tests' is not a table of tests")
+    for nodeid in tests:
+        if not nodeid.isprintable():
+            raise TestsFileError(
+                f"{path}: tests.{shown(nodeid)}: names must be printable text; "
+                "re-run pytest --leaks-json to write a fresh file"
+            )
+    return doc
+
+
+def merge_documents(inputs: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """One ``leakbench-tests`` document of the runs of several machines (``leakbench merge``
+    of ``pytest --leaks-json`` shards). A test in two inputs is a :class:`TestsFileError`
+    unless its records are identical. Worker ids (``main``, ``gw0``) repeat across machines, so
+    each is prefixed with its file's name (``leaks-1:gw0``), in the workers table and in every
+    test's ``worker``."""
+    labels: list[str] = []
+    for index, (path, _doc) in enumerate(inputs, 1):
+        label = path.stem
+        labels.append(label if label not in labels else f"{label}-{index}")
+    tests: dict[str, dict[str, Any]] = {}
+    origin: dict[str, Path] = {}
+    workers: dict[str, Any] = {}
+    for label, (path, doc) in zip(labels, inputs, strict=True):
+        for worker, entry in (
+            doc.get("workers", {}).items() if isinstance(doc.get("workers"), dict) else ()
+        ):
+            workers[f"{label}:{worker}"] = entry
+        for nodeid, rec in doc["tests"].items():
+            if not isinstance(rec, dict):
+                continue
+            rec = {**rec, "worker": f"{label}:{rec.get('worker') or MAIN_WORKER}"}
+            if nodeid in tests:
+                if _without_worker(tests[nodeid]) != _without_worker(rec):
+                    raise TestsFileError(
+                        f"{path}: test {shown(nodeid)} is also in {origin[nodeid]} with another "
+                        "outcome or readings; run each test on one machine only"
+                    )
+                continue
+            tests[nodeid], origin[nodeid] = rec, path
     return {
-        nodeid: _recorded(nodeid, rec)
-        for nodeid, rec in tests.items()
-        if isinstance(nodeid, str) and isinstance(rec, dict)
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "tests": dict(sorted(tests.items())),
+        "workers": dict(sorted(workers.items())),
     }
+
+
+def _without_worker(rec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rec.items() if k != "worker"}
 
 
 def _recorded(nodeid: str, rec: dict[str, Any]) -> RecordedTest:
@@ -272,7 +336,7 @@ def _recorded(nodeid: str, rec: dict[str, Any]) -> RecordedTest:
         nodeid=nodeid,
         worker=str(rec.get("worker") or MAIN_WORKER),
         outcome=str(rec.get("outcome") or ""),
-        duration=float(duration) if _is_number(duration) else None,
+        duration=float(duration) if _is_number(duration) and duration >= 0 else None,
         peak_rss=_size(rec.get("peak_rss")),
         rss_before=_size(rec.get("rss_before")),
         rss_after=_size(rec.get("rss_after")),
@@ -283,7 +347,13 @@ def _recorded(nodeid: str, rec: dict[str, Any]) -> RecordedTest:
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A JSON number that is finite and within 2**63 (``NaN``, ``Infinity`` and ``10**400``
+    are not readings)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return -MAX_COUNT <= value <= MAX_COUNT
 
 
 def _size(value: object) -> int | None:

@@ -7,12 +7,19 @@ here turns a bad value into a one-line ``pytest.UsageError`` that names that sou
 what is expected, so a user knows which file or flag to fix. A ``[tool.leakbench]`` source
 names its file (``pyproject.toml [tool.leakbench] leaks_grace``). ``leakbench.plugin.options``
 declares the options, type-checks the table and builds the settings from these.
+
+``check_output`` guards every file an option writes (``--leaks-json``, ``--leaks-bench-json``):
+an existing file is replaced only when it is a document of the kind that option writes, so a
+mistyped command (``pytest --leaks-bench-json tests/test_x.py``) cannot destroy a test file or
+anyone else's file. It runs when the options are resolved, before any test.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +36,7 @@ __all__ = [
     "TOOL_TABLE",
     "TRUE",
     "Pick",
+    "check_output",
     "parse_above_zero",
     "parse_bool",
     "parse_limit",
@@ -198,3 +206,43 @@ def parse_limit(value: object, source: str) -> tuple[int, str]:
         raise pytest.UsageError(f"leakbench: {source}: a memory limit must be above 0")
     given = f"{source}={text}" if source.startswith("--") else f"{source} = {text}"
     return size, given
+
+
+def check_output(path: Path, schema: str, source: str, shown_as: str) -> Path:
+    """``path`` when writing it destroys nothing that leakbench did not write: it does not
+    exist, is empty, or is a JSON document whose ``schema`` is ``schema``. Anything else
+    (a test file, another tool's JSON, a folder) is a one-line usage error naming the file
+    (``shown_as``, as the user would write it) and the option (``source``)."""
+    where = f"leakbench: {source}: {shown_as}"
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return path
+    except (OSError, ValueError) as exc:  # a file as a folder, a NUL byte, a name too long
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise pytest.UsageError(
+            f"{where}: cannot be written ({reason}); name another file"
+        ) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise pytest.UsageError(f"{where} is a folder; name a file, such as {shown_as}/out.json")
+    if not stat.S_ISREG(info.st_mode):
+        raise pytest.UsageError(f"{where} is not a regular file; name another file")
+    if info.st_size == 0 or _is_document(path, schema):
+        return path
+    raise pytest.UsageError(
+        f"{where} exists and is not a {schema} document; leakbench will not overwrite it: "
+        "name another file, or delete this one first"
+    )
+
+
+def _is_document(path: Path, schema: str) -> bool:
+    """Whether ``path`` holds a JSON object with ``"schema": schema`` (what leakbench wrote)."""
+    try:
+        with path.open("rb") as file:
+            if file.read(64).lstrip()[:1] != b"{":  # not JSON: no need to read it all
+                return False
+            file.seek(0)
+            doc = json.loads(file.read())
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON
+        return False
+    return isinstance(doc, dict) and doc.get("schema") == schema

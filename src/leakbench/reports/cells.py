@@ -36,6 +36,16 @@ LEGEND = (
 """The one line under every table that says what the two time rows measure."""
 
 
+def one_line(text: str) -> str:
+    """``text`` safe to print on one line anywhere: every character that is not printable
+    (a line break, a control character, a lone surrogate that no encoder accepts) spelled as
+    its Python escape (``\\n``, ``\\ud800``). Names are refused at load when they are not
+    printable text; this keeps every renderer from crashing on whatever else reaches it."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def seconds(value: float) -> str:
     """``0.00123`` -> ``1.23 ms``."""
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):

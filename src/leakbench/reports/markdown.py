@@ -7,6 +7,8 @@ collapsed in ``<details>`` so a reviewer sees the news without scrolling.
 
 from __future__ import annotations
 
+import re
+
 from leakbench._util.sizes import format_size
 from leakbench.gate.verdicts.records import (
     Comparison,
@@ -21,8 +23,30 @@ MEMORY_NEWS = frozenset({Verdict.REGRESSION, Verdict.ACCEPTED, Verdict.INCONCLUS
 SITES_PER_SCENARIO = 5
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _text(text: str) -> str:
+    """Plain text on one line that Markdown shows as it is: no raw HTML (``<img src=...>``
+    becomes ``&lt;img ...``), no code span or table cell opened or closed by the text
+    (backticks and ``|`` escaped), line breaks as spaces, other unprintables escaped."""
+    flat = cells.one_line(text.replace("\r\n", " ").replace("\n", " "))
+    for char, escaped in (("\\", "\\\\"), ("&", "&amp;"), ("<", "&lt;"), ("`", "\\`")):
+        flat = flat.replace(char, escaped)
+    return flat.replace("|", "\\|")
+
+
+def _code(text: str, in_table: bool = False) -> str:
+    """``text`` as one inline code span, whatever it holds: the fence is one backtick longer
+    than the longest run of backticks inside (CommonMark), padded with a space when the text
+    starts or ends with one; inside a table, ``|`` is escaped (GFM unescapes it there)."""
+    flat = cells.one_line(text.replace("\r\n", " ").replace("\n", " "))
+    longest = max((len(m) for m in _BACKTICKS.findall(flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    if in_table:
+        flat = flat.replace("|", "\\|")
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+_BACKTICKS = re.compile(r"`+")
 
 
 def _rows(rows: list[tuple[str, MetricComparison]]) -> list[str]:
@@ -32,7 +56,6 @@ def _rows(rows: list[tuple[str, MetricComparison]]) -> list[str]:
     ]
     for name, m in rows:
         row = (
-            f"`{name}`",
             cells.LABEL.get(m.metric, m.metric),
             cells.value(m, "base"),
             cells.value(m, "head"),
@@ -40,7 +63,9 @@ def _rows(rows: list[tuple[str, MetricComparison]]) -> list[str]:
             cells.budget(m),
             f"{cells.SYMBOL[m.verdict]} {cells.verdict(m)}",
         )
-        lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+        lines.append(
+            "| " + " | ".join([_code(name, in_table=True), *(_text(c) for c in row)]) + " |"
+        )
     return lines
 
 
@@ -55,12 +80,11 @@ def _sites(scenarios: tuple[ScenarioComparison, ...]) -> list[str]:
     for s in ordered:
         if not s.top_sites:
             continue
-        lines += [f"**`{s.name}`**", "", "| bytes | count | location |", "|---:|---:|---|"]
+        lines += [f"**{_code(s.name)}**", "", "| bytes | count | location |", "|---:|---:|---|"]
         for site in s.top_sites[:SITES_PER_SCENARIO]:
-            where = _cell(str(site.get("location", "?")))
-            lines.append(
-                f"| {format_size(site.get('bytes', 0))} | {site.get('count', 0)} | `{where}` |"
-            )
+            where = _code(str(site.get("location", "?")), in_table=True)
+            size = _text(format_size(site.get("bytes", 0)))
+            lines.append(f"| {size} | {_text(str(site.get('count', 0)))} | {where} |")
         lines.append("")
     return lines
 
@@ -70,10 +94,10 @@ def render(comparison: Comparison, verbose: bool = False) -> str:
     c = comparison
     icon = "❌" if c.exit_code else "⚠️" if c.count(Verdict.INCONCLUSIVE) else "✅"
     lines = [
-        f"### {icon} leakbench: {cells.summary(c)}",
+        f"### {icon} leakbench: {_text(cells.summary(c))}",
         "",
-        f"BASE {_cell(cells.side(c.base_label, c.base_environment))}  ",
-        f"HEAD {_cell(cells.side(c.head_label, c.head_environment))}",
+        f"BASE {_text(cells.side(c.base_label, c.base_environment))}  ",
+        f"HEAD {_text(cells.side(c.head_label, c.head_environment))}",
         "",
     ]
     every = [(s.name, m) for s in c.scenarios for m in s.metrics if cells.shown(m, verbose)]
@@ -83,10 +107,10 @@ def render(comparison: Comparison, verbose: bool = False) -> str:
     elif c.scenarios:
         lines += [f"All {len(c.scenarios)} scenarios are within budget.", ""]
     if c.new:
-        lines += [f"**New scenarios** (no baseline yet): {', '.join(f'`{n}`' for n in c.new)}", ""]
+        lines += [f"**New scenarios** (no baseline yet): {', '.join(_code(n) for n in c.new)}", ""]
     if c.removed:
-        lines += [f"**Removed scenarios**: {', '.join(f'`{n}`' for n in c.removed)}", ""]
-    lines += [f"> {_cell(note)}" for note in c.notes]
+        lines += [f"**Removed scenarios**: {', '.join(_code(n) for n in c.removed)}", ""]
+    lines += [f"> {_text(note)}" for note in c.notes]
     if c.notes:
         lines.append("")
     if every:
@@ -99,7 +123,8 @@ def render(comparison: Comparison, verbose: bool = False) -> str:
     lines.append(
         "<sub>Memory gates on growth beyond the budget and the absolute floor; time gates on "
         "instructions per iteration beyond the budget and the instructions floor. "
-        + _cell(cells.LEGEND)
+        + _text(cells.LEGEND)
         + "</sub>"
     )
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")  # never unwritable

@@ -40,7 +40,7 @@ def table(comparison: Comparison, verbose: bool = False) -> Table:
                 continue
             # Text, not str: cells are data and must never be parsed as rich markup.
             grid.add_row(
-                Text(scenario.name if first else ""),
+                Text(cells.one_line(scenario.name) if first else ""),
                 Text(cells.LABEL.get(m.metric, m.metric)),
                 Text(cells.value(m, "base")),
                 Text(cells.value(m, "head")),
@@ -72,18 +72,20 @@ def render(comparison: Comparison, console: Console, verbose: bool = False) -> N
     """Print the header, the table, new/removed scenarios, notes and the summary line."""
     base = cells.side(comparison.base_label, comparison.base_environment)
     head = cells.side(comparison.head_label, comparison.head_environment)
-    console.print(Text(f"BASE {base}\nHEAD {head}"))
+    console.print(Text(f"BASE {cells.one_line(base)}\nHEAD {cells.one_line(head)}"))
     if comparison.scenarios:
         console.print(table(comparison, verbose))
     else:
         console.print(Text("no scenario present in both files"))
     if comparison.new:
-        console.print(Text(f"new scenarios (no baseline yet): {', '.join(comparison.new)}"))
+        new = cells.one_line(", ".join(comparison.new))
+        console.print(Text(f"new scenarios (no baseline yet): {new}"))
     if comparison.removed:
-        console.print(Text(f"removed scenarios (in BASE only): {', '.join(comparison.removed)}"))
+        removed = cells.one_line(", ".join(comparison.removed))
+        console.print(Text(f"removed scenarios (in BASE only): {removed}"))
     for note in comparison.notes:
-        console.print(Text(f"note: {note}", style="yellow"))
+        console.print(Text(f"note: {cells.one_line(note)}", style="yellow"))
     if comparison.scenarios:
         console.print(Text(cells.LEGEND, style="dim"))
     style = "bold red" if comparison.exit_code else "bold green"
-    console.print(Text(cells.summary(comparison), style=style))
+    console.print(Text(cells.one_line(cells.summary(comparison)), style=style))

@@ -39,6 +39,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from leakbench._util.atomic import write_json_atomic
+from leakbench._util.signals import deferred_signals
 from leakbench.gate.measure import instructions
 from leakbench.gate.measure.plan import (
     CLEAN_TIME_ITERATIONS,
@@ -152,8 +154,10 @@ def run_in_child(
     ``under`` runs the child under Valgrind and drives its handshake (the instruction pass);
     ``env`` is added to the child's environment.
     """
-    with tempfile.TemporaryDirectory(prefix="leakbench-child-") as tmp:
-        scratch = Path(tmp)
+    # The scratch folder says which run it belongs to (``leakbench-child-<parent pid>-``) and
+    # is removed with signals held, so a second Ctrl-C cannot leave it behind.
+    scratch = Path(tempfile.mkdtemp(prefix=f"leakbench-child-{os.getpid()}-"))
+    try:
         out = scratch / "answer.json"
         sent = {**config, "mode": mode, "root": str(root), "out": str(out)}
         if under is not None:
@@ -179,6 +183,9 @@ def run_in_child(
             raise MeasurementError(f"{what}: no result written ({exc})") from None
         if under is not None and isinstance(answer, dict):
             answer = under.finish(answer, scratch)
+    finally:
+        with deferred_signals():
+            shutil.rmtree(scratch, ignore_errors=True)
     try:
         if not isinstance(answer, dict):
             raise TypeError("the answer is not a JSON object")
@@ -214,13 +221,21 @@ def run_memory_pass(
     return run_in_child(
         "memory",
         config,
-        lambda a: memory_from_dict(a, what),
+        lambda a: _memory_answer(a, what),
         root=root,
         timeout=timeout,
         what=what,
         cpu=cpu,
         env=env,
     )
+
+
+def _memory_answer(answer: dict[str, Any], what: str) -> MemoryResult:
+    """The memory pass's figures, or its one-line reason (an incomplete capture) raised as a
+    :class:`MeasurementError`, like any other failed pass."""
+    if "error" in answer:
+        raise MeasurementError(f"{what}: {answer['error']}")
+    return memory_from_dict(answer, what)
 
 
 def run_instruction_pass(
@@ -370,18 +385,21 @@ def _scenario(config: Mapping[str, Any]) -> Scenario:
 
 def _memory(config: Mapping[str, Any], scratch: Path) -> dict[str, Any]:
     # Imported here: the parent imports this module too, and must never load memray.
-    from leakbench.gate.measure.memory import measure
+    from leakbench.gate.measure.memory import CaptureError, measure
 
     keep = config["capture"] is not None
     with _scenario(config).session() as iteration:
-        result = measure(
-            iteration,
-            iterations=int(config["iterations"]),
-            warmup=int(config["warmup"]),
-            capture=Path(config["capture"]) if keep else scratch / "capture.bin",
-            root=Path(config["root"]),
-            keep_capture=keep,
-        )
+        try:
+            result = measure(
+                iteration,
+                iterations=int(config["iterations"]),
+                warmup=int(config["warmup"]),
+                capture=Path(config["capture"]) if keep else scratch / "capture.bin",
+                root=Path(config["root"]),
+                keep_capture=keep,
+            )
+        except CaptureError as exc:  # a one-line reason for the parent, never the numbers
+            return {"error": str(exc)}
     return asdict(result)
 
 

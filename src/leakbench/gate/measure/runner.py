@@ -27,14 +27,20 @@ Every pass runs in the one measurement child (``leakbench.gate.measure.child``).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from math import ceil
 from pathlib import Path
 
+from leakbench._util.safe_names import safe_file_name
+from leakbench._util.signals import deferred_signals
 from leakbench.gate.environment import fingerprint
 from leakbench.gate.measure.child import (
     DEFAULT_TIMEOUT,
@@ -94,8 +100,47 @@ def iterations_for(scenario: Scenario, override: int | None = None) -> int:
 
 
 def capture_path(root: Path, scenario: Scenario) -> Path:
-    """``.leakbench/captures/<scenario>.bin`` (the latest run's capture per scenario)."""
-    return root / CAPTURES_DIR / f"{scenario.name}.bin"
+    """``.leakbench/captures/<safe name>.bin``: the latest complete run's capture of the
+    scenario (``leakbench._util.safe_names``: a name is never a path)."""
+    return root / CAPTURES_DIR / safe_file_name(scenario.name, ".bin")
+
+
+@contextlib.contextmanager
+def staged_captures(root: Path, created: str) -> Iterator[Path]:
+    """A folder of this run's own (``.leakbench/captures/.run-<time>-<pid>-XXXX``) that the
+    memory passes write their captures into; removed however the block ends.
+
+    Why: two runs of one scenario at once must never share a capture file (memray maps it;
+    one run truncating the other's file killed that child with SIGBUS, ``exited with -7``),
+    and an interrupted run must leave the previous run's captures alone, since the latest
+    results still point at them. :func:`publish` moves the captures into place when the run
+    is complete. The name says which run a folder left by a power cut belongs to; signals
+    are held while it is removed, so a second Ctrl-C cannot leave it half-deleted.
+    """
+    folder = root / CAPTURES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = created.replace(":", "").replace("-", "")[:15]
+    staging = Path(tempfile.mkdtemp(prefix=f".run-{stamp}-{os.getpid()}-", dir=folder))
+    try:
+        yield staging
+    finally:
+        with deferred_signals():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(memory: dict[str, MemoryResult], root: Path) -> dict[str, MemoryResult]:
+    """Move each staged capture to its :func:`capture_path` (``os.replace``: atomic, same
+    file system) and point the result at it; signals are held, so the run's captures are
+    published all or, with the results unwritten, never read."""
+    out: dict[str, MemoryResult] = {}
+    with deferred_signals():
+        for name, result in memory.items():
+            if result.capture is not None:
+                final = root / CAPTURES_DIR / safe_file_name(name, ".bin")
+                os.replace(result.capture, final)
+                result = replace(result, capture=str(final))
+            out[name] = result
+    return out
 
 
 def steps(scenarios: Sequence[Scenario], options: BenchOptions) -> int:
@@ -108,14 +153,15 @@ def steps(scenarios: Sequence[Scenario], options: BenchOptions) -> int:
     return len(scenarios) * per_scenario
 
 
-def _memory(scenario: Scenario, options: BenchOptions) -> MemoryResult:
+def _memory(scenario: Scenario, options: BenchOptions, staging: Path) -> MemoryResult:
+    staged = staging / safe_file_name(scenario.name, ".bin")
     return run_memory_pass(
         scenario.name,
         suites=options.suites,
         root=options.root,
         iterations=iterations_for(scenario, options.iterations),
         warmup=options.warmup,
-        capture=capture_path(options.root, scenario) if options.keep_captures else None,
+        capture=staged if options.keep_captures else None,
         timeout=options.timeout,
         cpu=options.cpu,
     )
@@ -159,7 +205,7 @@ def run(
                 progress(line)
 
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    environment = fingerprint(options.root)
+    environment = fingerprint(options.root, options.suites)  # untracked scenarios: dirty
 
     def count(s: Scenario) -> InstructionsResult:
         n = instruction_iterations_for(s, options.instruction_iterations)
@@ -168,26 +214,35 @@ def run(
 
     memory: dict[str, MemoryResult] = {}
     counting: dict[str, Future[InstructionsResult]] = {}
-    with ThreadPoolExecutor(COUNT_WORKERS, thread_name_prefix="leakbench-count") as counter:
-        try:
-            if options.instructions:
-                counting = {s.name: counter.submit(count, s) for s in scenarios}
-            if options.memory:
+    staging_needed = options.memory and options.keep_captures
+    with contextlib.ExitStack() as stack:
+        staging = (
+            stack.enter_context(staged_captures(options.root, created))
+            if staging_needed
+            else options.root / CAPTURES_DIR
+        )
+        with ThreadPoolExecutor(COUNT_WORKERS, thread_name_prefix="leakbench-count") as counter:
+            try:
+                if options.instructions:
+                    counting = {s.name: counter.submit(count, s) for s in scenarios}
+                if options.memory:
+                    for s in scenarios:
+                        n = iterations_for(s, options.iterations)
+                        say(f"memory pass: {s.name} ({n} iterations)")
+                        memory[s.name] = _memory(s, options, staging)
+                counted = {name: future.result() for name, future in counting.items()}
+            except BaseException:  # Ctrl-C or a failed memory pass: stop counting now
+                counter.shutdown(wait=False, cancel_futures=True)
+                kill_running()  # the Valgrind child of the pass running on the other thread
+                raise
+        parts: dict[str, list[TimeResult]] = {s.name: [] for s in scenarios}
+        if options.time:
+            for turn in range(1, options.time_processes + 1):
                 for s in scenarios:
-                    n = iterations_for(s, options.iterations)
-                    say(f"memory pass: {s.name} ({n} iterations)")
-                    memory[s.name] = _memory(s, options)
-            counted = {name: future.result() for name, future in counting.items()}
-        except BaseException:  # Ctrl-C or a failed memory pass: stop counting now
-            counter.shutdown(wait=False, cancel_futures=True)
-            kill_running()  # the Valgrind child of the pass running on the other thread
-            raise
-    parts: dict[str, list[TimeResult]] = {s.name: [] for s in scenarios}
-    if options.time:
-        for turn in range(1, options.time_processes + 1):
-            for s in scenarios:
-                say(f"time pass {turn}/{options.time_processes}: {s.name} (pytest-benchmark)")
-                parts[s.name].append(_time(s, options, parts[s.name]))
+                    say(f"time pass {turn}/{options.time_processes}: {s.name} (pytest-benchmark)")
+                    parts[s.name].append(_time(s, options, parts[s.name]))
+        if staging_needed:
+            memory = publish(memory, options.root)
     measured = {
         s.name: ScenarioResult(
             leak_class=s.leak_class,

@@ -126,10 +126,12 @@ class BudgetConfig:
         budget = self.default
         table = self.scenarios.get(name)
         if table is not None:
-            where = f'{self.source} [tool.leakbench.scenarios."{name}"]'
+            where = f"{self.source} [tool.leakbench.scenarios.{_quoted_key(name)}]"
             budget = _apply(budget, table, where)
         if marker:
-            budget = _apply(budget, _check_table(marker, f"leakbench marker of {name}"), "marker")
+            budget = _apply(
+                budget, _check_table(marker, f"leakbench marker of {_escaped(name)}"), "marker"
+            )
         return budget
 
 

@@ -481,6 +481,25 @@ def environment_differences(base: Environment, head: Environment) -> tuple[str, 
     )
 
 
+def absent(
+    base: Results, head: Results, wanted: set[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """BASE's scenarios that HEAD lacks, as ``(removed, not measured)``.
+
+    A scenario is removed only when it no longer exists: HEAD's run lists what its suites
+    defined (``Results.selection``) and the name is not there. One that still exists but was
+    not selected (``bench NAME``, ``--shard``) is "not measured in this run". A HEAD document
+    without a selection (older versions, merged runs of mixed selections) cannot tell: every
+    missing scenario reads as removed, as before. ``wanted``: only these names count."""
+    missing = sorted(
+        n for n in base.scenarios if n not in head.scenarios and (not wanted or n in wanted)
+    )
+    if head.selection is None:
+        return missing, []
+    exists = set(head.selection.available)
+    return [n for n in missing if n not in exists], [n for n in missing if n in exists]
+
+
 def compare(
     base: Results,
     head: Results,
@@ -530,14 +549,20 @@ def compare(
     new = sorted(
         n for n in head.scenarios if n not in base.scenarios and (not wanted or n in wanted)
     )
-    removed = sorted(
-        n for n in base.scenarios if n not in head.scenarios and (not wanted or n in wanted)
-    )
+    removed, unmeasured = absent(base, head, wanted)
     notes = tuple(
         f"budget override for {name!r} matches no scenario (typo?)"
         for name in sorted(config.scenarios)
         if name not in everything
     )
+    if unmeasured:
+        shown = ", ".join(unmeasured[:5]) + (
+            f" and {len(unmeasured) - 5} more" if len(unmeasured) > 5 else ""
+        )
+        notes += (
+            f"not measured in this run: {len(unmeasured)} scenario(s) of the baseline "
+            f"({shown}); not compared",
+        )
     if not comparable:
         details = ", ".join(differences) or f"{base.environment.key} -> {head.environment.key}"
         notes += (f"wall time not comparable ({details}); memory still gates",)

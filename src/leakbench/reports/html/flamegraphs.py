@@ -1,11 +1,14 @@
 """memray flame graphs of where a scenario's retained bytes were allocated.
 
 ``leakbench bench`` keeps the memray capture of each scenario's tracked run
-(``.leakbench/captures/<name>.bin``). For the scenarios a reader needs to chase (leaking or
-regressed), the HTML report runs ``memray flamegraph --leaks --no-web`` on that capture and
-links the result: memray already draws the best picture of "who allocated what is still
-alive", so leakbench hands it over instead of redrawing stack traces. ``--no-web`` inlines
-memray's assets, so the flame graph works offline and as a CI artifact like the report.
+(``.leakbench/captures/<safe name>.bin``, ``leakbench._util.safe_names``). For the scenarios
+a reader needs to chase (leaking or regressed), the HTML report runs ``memray flamegraph
+--leaks --no-web`` on that capture and links the result: memray already draws the best
+picture of "who allocated what is still alive", so leakbench hands it over instead of
+redrawing stack traces. ``--no-web`` inlines memray's assets, so the flame graph works
+offline and as a CI artifact like the report. Each graph's file name is the same safe
+encoding of the scenario's name, so a name such as ``../x`` or a node id with ``/`` still
+gets its file, inside ``flamegraphs/``.
 
 Nothing here may fail the report: a missing or stale capture, a memray error or a timeout
 becomes a note shown instead of the link.
@@ -20,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from leakbench._util.safe_names import safe_file_name
 
 __all__ = ["TIMEOUT", "FlameGraph", "command", "generate"]
 
@@ -59,7 +64,7 @@ def _one(name: str, capture: str | None, out_dir: Path, created: datetime | None
         return FlameGraph(None, f"capture {capture} is missing (re-run `leakbench bench`)")
     if created is not None and source.stat().st_mtime < created.timestamp() - 1:
         return FlameGraph(None, f"capture {capture} predates these results (an older run)")
-    out = out_dir / f"{name}.html"
+    out = out_dir / safe_file_name(name, ".html")  # a name is never a path
     try:
         done = subprocess.run(
             command(source, out),
@@ -86,7 +91,7 @@ def generate(
     created: str | None = None,
     jobs: int = 4,
 ) -> dict[str, FlameGraph]:
-    """Flame graphs ``out_dir/<scenario>.html`` for each ``scenario -> capture path``.
+    """Flame graphs ``out_dir/<safe name>.html`` for each ``scenario -> capture path``.
 
     ``created`` (the results' ISO timestamp) detects a capture left by an older run, whose
     flame graph would describe other code. Runs ``jobs`` memray processes at once: each is

@@ -174,6 +174,14 @@ class _Page:
 
     def notes(self) -> str:
         notes = list(self.inp.notes)
+        sides = [(self.inp.head_label, self.head), (self.inp.base_label, self.inp.base)]
+        for label, results in dict(sides).items():
+            if results is not None and results.unrecorded:
+                notes.append(
+                    f"{cells.relative(label)} has no {', '.join(results.unrecorded)} (written "
+                    "by an older leakbench): charts and flame graphs are missing where it "
+                    "lacks them; re-run `leakbench bench`"
+                )
         if self.inp.comparison is not None:
             notes += self.inp.comparison.notes
         if not notes:
@@ -404,5 +412,10 @@ class _Page:
 
 
 def render(inp: ReportInput, out_dir: Path) -> str:
-    """The HTML document; links (flame graphs) are made relative to ``out_dir``."""
-    return _Page(inp, out_dir).document()
+    """The HTML document; links (flame graphs) are made relative to ``out_dir``.
+
+    Every text is escaped; a lone surrogate (which no encoder writes) would still reach the
+    page from a string loaded without the name checks, so the page is made encodable here
+    (``\\ud800`` shown as text) rather than failing when it is written."""
+    text = _Page(inp, out_dir).document()
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

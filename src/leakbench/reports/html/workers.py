@@ -4,18 +4,22 @@ That document belongs to another command and may grow or change; this reader tak
 recognises and skips the rest, so a new field (or an older file) never breaks the report.
 It accepts the full document (``{"levels": [...], "recommendation": {...}}``) or a bare
 list of levels; each level needs ``workers`` and may have ``result``, a time
-(``time_median``, ``time`` or ``seconds``), ``peak_rss`` and ``swap``.
+(``time_median``, ``time`` or ``seconds``), ``peak_rss`` and ``swap``. A reading that is
+not a finite number in range (``NaN``, ``Infinity``, ``10**400``, negative) reads as missing;
+a file nested too deeply or holding an integer of thousands of digits is a
+:class:`WorkersError` like any other unreadable file.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from leakbench._util.sizes import format_size
+from leakbench.gate.results_checks import MAX_COUNT, JsonTextError, decode_json
 from leakbench.reports.cells import seconds
 
 __all__ = ["WorkerLevel", "WorkersError", "WorkersTable", "load_workers", "render_workers"]
@@ -47,9 +51,13 @@ class WorkersTable:
 
 
 def _number(level: dict[str, Any], *keys: str) -> float | None:
+    """The first of ``keys`` holding a finite number >= 0 below 2**63 (``NaN``, ``Infinity``,
+    ``10**400`` and negative readings read as missing)."""
     for key in keys:
         value = level.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if 0 <= value <= MAX_COUNT and math.isfinite(value):
             return float(value)
     return None
 
@@ -58,22 +66,20 @@ def load_workers(path: Path) -> WorkersTable:
     """Read ``path``; raise :class:`WorkersError` only when nothing usable is in it."""
     hint = "pass a file written by `leakbench workers --json`"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = decode_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise WorkersError(f"{path}: no such file; {hint}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkersError(f"{path}: cannot read ({exc}); {hint}") from None
-    except json.JSONDecodeError as exc:
-        raise WorkersError(
-            f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); {hint}"
-        ) from None
+    except JsonTextError as exc:  # not JSON, nested too deeply, an integer of 5,000 digits
+        raise WorkersError(f"{path}: {exc.problem}; {hint}") from None
     raw = doc.get("levels") if isinstance(doc, dict) else doc
     if not isinstance(raw, list):
         raise WorkersError(f"{path}: no list of levels found; {hint}")
     levels: list[WorkerLevel] = []
     for item in raw:
         workers = item.get("workers") if isinstance(item, dict) else None
-        if not isinstance(workers, int) or isinstance(workers, bool):
+        if not isinstance(workers, int) or isinstance(workers, bool) or not 0 < workers < 2**31:
             continue
         assert isinstance(item, dict)
         result = item.get("result", item.get("outcome", ""))
@@ -95,7 +101,7 @@ def load_workers(path: Path) -> WorkersTable:
     reason = rec.get("reason") if isinstance(rec, dict) else None
     return WorkersTable(
         levels=tuple(levels),
-        recommended=recommended if isinstance(recommended, int) else None,
+        recommended=recommended if isinstance(recommended, int) and recommended > 0 else None,
         reason=reason if isinstance(reason, str) else "",
         skipped=len(raw) - len(levels),
     )
