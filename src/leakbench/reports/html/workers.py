@@ -79,7 +79,7 @@ def load_workers(path: Path) -> WorkersTable:
     levels: list[WorkerLevel] = []
     for item in raw:
         workers = item.get("workers") if isinstance(item, dict) else None
-        if not isinstance(workers, int) or isinstance(workers, bool) or not 0 < workers < 2**31:
+        if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers < 2**31:
             continue
         assert isinstance(item, dict)
         result = item.get("result", item.get("outcome", ""))
@@ -101,7 +101,7 @@ def load_workers(path: Path) -> WorkersTable:
     reason = rec.get("reason") if isinstance(rec, dict) else None
     return WorkersTable(
         levels=tuple(levels),
-        recommended=recommended if isinstance(recommended, int) and recommended > 0 else None,
+        recommended=recommended if isinstance(recommended, int) and recommended >= 0 else None,
         reason=reason if isinstance(reason, str) else "",
         skipped=len(raw) - len(levels),
     )
