@@ -25,12 +25,11 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from click.testing import CliRunner, Result
 from markdown_it import MarkdownIt
 from rich.console import Console
 
+from cli_support import one_line_error, run
 from leakbench._util.safe_names import safe_file_name
-from leakbench.cli.main import cli
 from leakbench.gate.cache import BaseCache
 from leakbench.gate.environment import fingerprint
 from leakbench.gate.measure import runner
@@ -69,20 +68,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     BASELINE.parent.mkdir(parents=True)
     BASELINE.write_text(json.dumps(good_doc()), encoding="utf-8")
     return tmp_path
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
-
-
-def one_line_error(result: Result, *fragments: str) -> str:
-    """Exit 2, one line of output holding every fragment."""
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def good_doc() -> dict[str, Any]:

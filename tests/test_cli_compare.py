@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from leakbench.cli.main import cli
+from cli_support import one_line_error, run
 from leakbench.gate.results import load_results
 from test_compare_support import KEY, env, memory, results, scenario, timing, write
 
@@ -27,20 +26,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COLUMNS", "200")  # whatever the runner's terminal: no wrapped cells
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
     return tmp_path
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
-
-
-def one_line_error(result: Result, *fragments: str) -> str:
-    """Assert exit 2 and a single output line containing every fragment."""
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def save_pair(base_per_iteration: float = 4096, head_per_iteration: float = 4096) -> None:

@@ -8,9 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from leakbench.cli.main import cli
+from cli_support import one_line_error, run
 from leakbench.gate.results import Results, Selection, load_results
 from leakbench.plugin.record import read_tests
 from test_compare_support import env, memory, results, scenario, write
@@ -20,19 +19,6 @@ from test_compare_support import env, memory, results, scenario, write
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
-
-
-def one_line_error(result: Result, *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def shard(k: int, names: tuple[str, ...], n: int = 2, **env_changes: str) -> Results:

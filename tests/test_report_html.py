@@ -15,9 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from leakbench.cli.main import cli
+from cli_support import one_line_error, run
 from leakbench.cli.report import TIME_RESAMPLES, head_times, page_input
 from leakbench.gate.results import (
     Environment,
@@ -117,18 +116,6 @@ def sample_results(
             ),
         },
     )
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
-
-
-def one_line_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from leakbench.cli.main import cli
+from cli_support import run
 from leakbench.gate.shards import Shard, ShardError, parse_shard, share
 
 INI = """[tool.pytest.ini_options]
@@ -18,10 +17,6 @@ filterwarnings = ["error"]
 asyncio_default_fixture_loop_scope = "function"
 
 """
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
 
 
 def test_shards_cover_every_scenario_once_whatever_the_order() -> None:
