@@ -96,26 +96,6 @@ MAX_INTERVAL = 10.0
 """The longest sampling interval: beyond it a run's peak is a guess from a sample or two."""
 
 
-class OneLineErrors(click.Command):
-    """Usage errors (a bad option value, an unknown option) as one ``leakbench: error:``
-    line and exit 2, like every other bad input of the command, instead of click's usage
-    block."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise BadInputError(
-                f"{exc.format_message().rstrip('.')} (see leakbench {self.name} --help)"
-            ) from exc
-
-
 def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
     if value is None:
         return None
@@ -127,7 +107,6 @@ def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> li
 
 @click.command(
     name="workers",
-    cls=OneLineErrors,
     context_settings={"allow_interspersed_args": False},
     epilog="Example: leakbench workers --levels 1,2,4 --repeat 2 -- tests/ -q -k 'not slow'",
 )
