@@ -160,8 +160,30 @@ def test_a_benchmark_option_with_xdist_is_refused_with_the_reason(
 def test_an_unwritable_results_path_is_reported_and_the_run_is_not_broken(
     leak_project: pytest.Pytester, run: Run
 ) -> None:
-    (leak_project.path / "blocked").write_text("a file, not a folder")
-    leak_project.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    # The path is checked before any test runs (a file in the way then is a usage error);
+    # here the obstacle appears during the run, so only the final write can fail.
+    leak_project.makepyfile(
+        test_nothing=(
+            "from pathlib import Path\n\n"
+            "def test_nothing():\n"
+            "    Path('blocked').write_text('a file, not a folder')\n"
+        )
+    )
     result = run("--leaks-json=blocked/out.json")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["leakbench: could not write *blocked/out.json: *"])
+
+
+def test_a_results_path_that_cannot_be_written_is_refused_before_any_test_runs(
+    leak_project: pytest.Pytester, run: Run
+) -> None:
+    (leak_project.path / "blocked").write_text("a file, not a folder")
+    leak_project.makepyfile(
+        test_marks=(
+            "from pathlib import Path\n\ndef test_marks():\n    Path('ran').write_text('')\n"
+        )
+    )
+    result = run("--leaks-json=blocked/out.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--leaks-json: blocked/out.json: cannot be written*"])
+    assert not (leak_project.path / "ran").exists()  # refused before any test ran
