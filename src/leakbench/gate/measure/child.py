@@ -154,10 +154,14 @@ def run_in_child(
     ``under`` runs the child under Valgrind and drives its handshake (the instruction pass);
     ``env`` is added to the child's environment.
     """
-    # The scratch folder says which run it belongs to (``leakbench-child-<parent pid>-``) and
-    # is removed with signals held, so a second Ctrl-C cannot leave it behind.
-    scratch = Path(tempfile.mkdtemp(prefix=f"leakbench-child-{os.getpid()}-"))
+    # The scratch folder says which run it belongs to (``leakbench-child-<parent pid>-``).
+    # It is made inside the ``try`` with signals held (a Ctrl-C right after ``mkdtemp`` is
+    # delivered once ``scratch`` is set) and removed with them held (a second one cannot stop
+    # the removal), so an interrupt at any moment leaves no folder behind.
+    scratch: Path | None = None
     try:
+        with deferred_signals():
+            scratch = Path(tempfile.mkdtemp(prefix=f"leakbench-child-{os.getpid()}-"))
         out = scratch / "answer.json"
         sent = {**config, "mode": mode, "root": str(root), "out": str(out)}
         if under is not None:
@@ -184,8 +188,9 @@ def run_in_child(
         if under is not None and isinstance(answer, dict):
             answer = under.finish(answer, scratch)
     finally:
-        with deferred_signals():
-            shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            with deferred_signals():
+                shutil.rmtree(scratch, ignore_errors=True)
     try:
         if not isinstance(answer, dict):
             raise TypeError("the answer is not a JSON object")

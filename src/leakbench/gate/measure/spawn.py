@@ -33,6 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from leakbench._util.signals import deferred_signals
+
 _DROP = (
     "PYTHONMALLOC",  # would bypass pymalloc and change what memray sees
     "PYTHONMALLOCSTATS",
@@ -117,25 +119,33 @@ def run_child(
                 stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8")),
                 stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8")),
             )
-        proc = subprocess.Popen(
-            [*prefix, sys.executable, *argv],
-            cwd=cwd,
-            env=child_env(env),
-            stdin=subprocess.DEVNULL,
-            stdout=files[0] if files else subprocess.PIPE,
-            stderr=files[1] if files else subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            pass_fds=tuple(pass_fds),
-        )
-        with _RUNNING_LOCK:
-            _RUNNING.add(proc.pid)
-        if cpu is not None:
-            # Set from here, right after the exec: the interpreter needs milliseconds to start,
-            # so no thread of the child exists yet and all of them inherit the mask. (preexec_fn
-            # is unsafe in a parent with threads, and rich's progress bar runs one.)
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(proc.pid, {cpu})
+        # Started with signals held: a Ctrl-C between the fork and the ``try`` below would
+        # otherwise leave the child (in its own session) running after this process ends.
+        with deferred_signals() as held:
+            proc = subprocess.Popen(
+                [*prefix, sys.executable, *argv],
+                cwd=cwd,
+                env=child_env(env),
+                stdin=subprocess.DEVNULL,
+                stdout=files[0] if files else subprocess.PIPE,
+                stderr=files[1] if files else subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+                pass_fds=tuple(pass_fds),
+            )
+            with _RUNNING_LOCK:
+                _RUNNING.add(proc.pid)
+            if cpu is not None:
+                # Set from here, right after the exec: the interpreter needs milliseconds to start,
+                # so no thread of the child exists yet and all of them inherit the mask. (preexec_fn
+                # is unsafe in a parent with threads, and rich's progress bar runs one.)
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(proc.pid, {cpu})
+            if held:  # interrupted while starting: end the child, then deliver it
+                _kill_group(proc.pid)
+                proc.wait()
+                with _RUNNING_LOCK:
+                    _RUNNING.discard(proc.pid)
         deadline = time.monotonic() + timeout
         try:
             if during is not None:
