@@ -80,7 +80,7 @@ bench: setup
 # requirements-oldest.lock: the oldest pytest the package supports and the plugin's own
 # dependencies, nothing of the bench extra.
 lock:
-	uv pip compile pyproject.toml --extra bench --extra suites --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml --extra bench --extra suites --extra dev --python-version 3.11 --generate-hashes --no-strip-extras -o requirements.lock
 	printf 'pytest==8.0.*\npsutil>=6\npympler>=1.1\n' | uv pip compile - --python-version 3.11 --generate-hashes --custom-compile-command "make lock" -o requirements-oldest.lock
 
 clean:
