@@ -155,8 +155,11 @@ def parse_count(value: object, where: str) -> int:
         return value
     if isinstance(value, float) and math.isfinite(value) and value >= 0:
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and few enough of
+    # them that int() does not refuse the string as too long.
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= 30:
+        return int(text)
     raise BudgetError(f"{where}: expected a count >= 0 such as 1000, got {_shown(value)}")
 
 
