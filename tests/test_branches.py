@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from leakbench.cli.compare_branches import working_tree_side
 from leakbench.gate import git as branches
 
 SCENARIO = """
@@ -179,6 +180,36 @@ def test_a_sleep_instructions_cannot_see_is_timed_in_abba_pairs(repo: Path) -> N
     assert rows["time"]["verdict"] == "regression" and rows["time"]["gated"]
     assert "mostly waiting" in str(rows["time"]["note"])
     assert "time pairs (ABBA)" in done.stderr
+
+
+def test_an_untracked_module_in_the_suites_labels_the_working_tree_dirty(repo: Path) -> None:
+    # Tracked files match HEAD, but a new scenario-package module is measured: like
+    # `leakbench bench`, the working tree's figures must not claim HEAD's commit as clean.
+    git(repo, "commit", "-qam", "notes")
+    (repo / "suites" / "helper.py").write_text("HELPER = 1\n", encoding="utf-8")
+    before = state(repo)
+    done = run(repo, "base", "--format", "json", "--memory-only", "--no-pin")
+    assert done.returncode == 0, done.stderr
+    head = json.loads(done.stdout)["head"]
+    assert head["git_dirty"] is True
+    assert head["path"] == "working tree (uncommitted changes)"
+    assert state(repo) == before
+
+
+def test_the_working_tree_is_dirty_by_the_bench_rule(repo: Path) -> None:
+    assert working_tree_side(repo, "suites").dirty  # the fixture's staged/unstaged notes.txt
+    git(repo, "commit", "-qam", "notes")
+    assert not working_tree_side(repo, "suites").dirty
+    (repo / "suites" / "__pycache__").mkdir()
+    (repo / ".gitignore").write_text("__pycache__/\n", encoding="utf-8")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore")
+    (repo / "suites" / "__pycache__" / "cpu.pyc").write_bytes(b"")
+    (repo / "notes2.txt").write_text("untracked at the root\n", encoding="utf-8")
+    assert not working_tree_side(repo, "suites").dirty  # ignored, or outside the package
+    (repo / "suites" / "helper.py").write_text("HELPER = 1\n", encoding="utf-8")
+    side = working_tree_side(repo, "suites")
+    assert side.dirty and side.sha == branches.resolve(repo, "HEAD")
 
 
 def test_memory_retained_per_iteration_fails(repo: Path) -> None:

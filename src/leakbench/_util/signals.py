@@ -27,7 +27,16 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["Terminated", "deferred_signals", "sigterm_as_interrupt", "test_pause"]
+__all__ = [
+    "INTERRUPT_EXIT",
+    "Terminated",
+    "deferred_signals",
+    "sigterm_as_interrupt",
+    "test_pause",
+]
+
+INTERRUPT_EXIT = 130
+"""The exit code of every interrupted command (128 + SIGINT, as shells report Ctrl-C)."""
 
 PAUSE_POINT = "LEAKBENCH_TEST_PAUSE"
 PAUSE_FILE = "LEAKBENCH_TEST_PAUSE_FILE"

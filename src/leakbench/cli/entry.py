@@ -6,12 +6,21 @@ importing ``leakbench.cli.main`` would end in a traceback about click. This modu
 nothing of the extra: it looks the modules up without importing them and, when one is
 missing, says in one line what to install and exits 2 (bad input, never 1: exit 1 means a
 regression to a CI job).
+
+Importing the extra takes a moment, and a Ctrl-C in it arrives before the group in
+``leakbench.cli.main`` (which ends every later interrupt) exists: :func:`main` ends it the
+same way, one ``leakbench: interrupted`` line and exit 130, never a ``KeyboardInterrupt``
+traceback and exit -2. That line is written without click, which may be what was importing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import signal
 import sys
+
+from leakbench._util.signals import INTERRUPT_EXIT, test_pause
 
 __all__ = ["EXTRA_MODULES", "INSTALL_HINT", "main", "missing_modules"]
 
@@ -40,7 +49,19 @@ def missing_modules() -> list[str]:
 
 
 def main() -> None:
-    """Run the ``leakbench`` command line, or exit 2 with one line naming the extra."""
+    """Run the ``leakbench`` command line, or exit 2 with one line naming the extra; a Ctrl-C
+    before the command's own handling takes over exits 130 with one line."""
+    try:
+        _run()
+    except KeyboardInterrupt:
+        with contextlib.suppress(ValueError):  # outside the main thread: nothing to hold
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C changes nothing
+        sys.stderr.write("leakbench: interrupted\n")
+        raise SystemExit(INTERRUPT_EXIT) from None
+
+
+def _run() -> None:
+    test_pause("entry-imports")  # tests/test_cli_import_interrupt.py stops a real start here
     missing = missing_modules()
     if missing:
         sys.stderr.write(

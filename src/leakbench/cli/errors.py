@@ -8,20 +8,12 @@ so the wording and the exit code cannot differ between commands.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
-from leakbench.gate.results import (
-    Results,
-    ResultsError,
-    ResultsInvalidError,
-    ResultsMissingError,
-    load_results,
-    parse_results,
-)
+from leakbench.gate.results import Results, ResultsError, ResultsMissingError, load_results
 from leakbench.gate.store import FileStore
 from leakbench.gate.verdicts import budgets
 from leakbench.plugin.options import TABLE_KEYS
@@ -80,55 +72,17 @@ def load_base(path: Path | None, key: str) -> tuple[Results, Path]:
         raise BadInputError(str(exc)) from exc
 
 
-OLDER_FIELDS: dict[str, Any] = {"series": [], "top_sites": [], "capture": None}
-"""Memory fields an older results file may lack, and the value that means "not recorded"."""
-
-
-def _fill_older(doc: Any) -> list[str]:
-    """Add :data:`OLDER_FIELDS` missing from ``doc``'s memory objects; names what was added."""
-    added: set[str] = set()
-    scenarios = doc.get("scenarios") if isinstance(doc, dict) else None
-    if not isinstance(scenarios, dict):
-        return []
-    for s in scenarios.values():
-        memory = s.get("memory") if isinstance(s, dict) else None
-        if isinstance(memory, dict):
-            for key, default in OLDER_FIELDS.items():
-                if key not in memory:
-                    memory[key] = list(default) if isinstance(default, list) else default
-                    added.add(key)
-    return sorted(added)
-
-
 def load_lenient(path: Path | None, which: str) -> tuple[Results, Path, list[str]]:
-    """Load like ``leakbench compare``, but accept files written before the memory series
-    (and call sites, captures) were recorded: the report shows what they have, with a note."""
-    try:
-        if which == "head":
-            results, where = load_head(path)
-        else:
-            results, where = load_base(path, which)
-        return results, where, []
-    except BadInputError as exc:
-        cause = exc.__cause__
-        if not isinstance(cause, ResultsInvalidError):
-            raise
-        try:
-            doc = json.loads(cause.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise exc from None
-        added = _fill_older(doc)
-        if not added:
-            raise
-        try:
-            results = parse_results(doc, cause.path)
-        except ResultsError:
-            raise exc from None
-        note = (
-            f"{cause.path} has no {', '.join(added)} (written by an older leakbench): "
-            "charts and flame graphs are missing where it lacks them; re-run `leakbench bench`"
-        )
-        return results, cause.path, [note]
+    """Load like ``leakbench compare`` (``which``: ``"head"``, else the baseline's key), so a
+    file the report shows is one every command reads. Files written before memory series,
+    call sites and captures were recorded need nothing here: the parser reads those fields as
+    not recorded and names them in ``Results.unrecorded``, which the page notes. The empty
+    list is the notes the report adds for the file (none, today)."""
+    if which == "head":
+        results, where = load_head(path)
+    else:
+        results, where = load_base(path, which)
+    return results, where, []
 
 
 def load_budgets(path: Path | None) -> budgets.BudgetConfig:

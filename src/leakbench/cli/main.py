@@ -16,12 +16,11 @@ from typing import Any
 import click
 
 from leakbench import __version__
-from leakbench._util.signals import deferred_signals, sigterm_as_interrupt
+from leakbench._util.signals import INTERRUPT_EXIT, deferred_signals, sigterm_as_interrupt
 from leakbench.cli import baseline, bench, compare, compare_branches, merge, report, workers
 from leakbench.cli.errors import BadInputError
 from leakbench.cli.params import one_line
 
-INTERRUPT_EXIT = 130
 """128 + SIGINT, what shells report for a Ctrl-C'd command."""
 
 

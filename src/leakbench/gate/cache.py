@@ -2,15 +2,20 @@
 
 Instruction counts and memory repeat for the same code, Python, dependencies and instrument,
 so a second ``leakbench compare-branches`` against the same BASE need not measure BASE again.
-The cache file is named by a key over everything that determines BASE's figures
-(:func:`base_key`):
+The cache file is named by a key (:func:`base_key`) over everything that determines BASE's
+figures (:func:`key_parts`):
 
-- BASE's code as git stores it: the tree ids of its suites package, ``fixtures/`` and, when it
-  is on the path (``git.side_pythonpath``), ``src/``; other files (docs, CI) do not matter;
+- BASE's code as git stores it: the id of BASE's whole root tree. A side's root is always on
+  its children's path (``git.side_pythonpath``), so any folder there may be code the scenarios
+  import (a project's ``shop/`` package beside ``benchmarks/``, with no ``src/`` layout);
+  keying on the root tree is correct by construction, and a commit that changes only docs or
+  CI measures BASE again, which costs time, never a wrong figure. It covers BASE's
+  ``requirements.lock`` too;
+- the suites package measured (the same scenario name in another package is another figure);
 - the engine: a hash of the running leakbench's own source files (both sides are measured
   by this installation, so a change to the measurement code invalidates the cache);
 - the environment: Python version and build, platform, machine, CPU model and count, the
-  running checkout's ``requirements.lock`` (the shared virtualenv) and BASE's;
+  running checkout's ``requirements.lock`` (the shared virtualenv);
 - the instrument and the options that change figures: Valgrind's version, the memory and
   instruction iteration overrides, pinning.
 
@@ -33,6 +38,8 @@ from typing import Any
 
 from leakbench._util.atomic import write_json_atomic
 from leakbench._util.jsonfields import FieldError
+from leakbench.gate.environment import fingerprint
+from leakbench.gate.git import tree_id
 from leakbench.gate.results import (
     InstructionsResult,
     MemoryResult,
@@ -42,7 +49,16 @@ from leakbench.gate.results import (
 )
 from leakbench.gate.results_checks import count, decode_json, finite_list
 
-__all__ = ["CACHE_DIR", "SCHEMA", "BaseCache", "CachedScenario", "Probe", "base_key", "engine_hash"]
+__all__ = [
+    "CACHE_DIR",
+    "SCHEMA",
+    "BaseCache",
+    "CachedScenario",
+    "Probe",
+    "base_key",
+    "engine_hash",
+    "key_parts",
+]
 
 CACHE_DIR = Path(".leakbench") / "cache"
 SCHEMA = "leakbench-base-cache"
@@ -181,3 +197,34 @@ def base_key(parts: Mapping[str, Any]) -> str:
     """The cache key: sha256 (16 hex digits) of ``parts`` as canonical JSON."""
     text = json.dumps(dict(parts), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def key_parts(
+    base_root: Path,
+    sha: str,
+    *,
+    running_root: Path,
+    suites: str,
+    valgrind: str,
+    memory_iterations: int | None,
+    instruction_iterations: int | None,
+    pinned: bool,
+) -> dict[str, Any]:
+    """What BASE's figures depend on, for :func:`base_key` (and, kept in the file, for a
+    reader wondering why a cache missed): BASE's root tree at ``sha`` (read in ``base_root``,
+    any checkout of the repository), ``suites``, the engine, the interpreter and machine and
+    the virtualenv's lock of ``running_root`` (the checkout the command runs in), Valgrind's
+    ``valgrind`` version ("" without it) and the options that change figures."""
+    env = fingerprint(running_root)
+    return {
+        "tree": tree_id(base_root, sha, ""),  # `git rev-parse <sha>:`, the root tree
+        "suites": suites,
+        "engine": engine_hash(),
+        "python": f"{env.implementation} {env.python_version}",
+        "machine": f"{env.platform} {env.machine} {env.cpu_model} x{env.cpu_count}",
+        "venv_lock": env.lock_hash,
+        "valgrind": valgrind,
+        "memory_iterations": memory_iterations,
+        "instruction_iterations": instruction_iterations,
+        "pinned": pinned,
+    }

@@ -75,7 +75,8 @@ class Side:
     root: Path
     sha: str
     dirty: bool = False
-    """True for a working tree with uncommitted changes to tracked files."""
+    """True for a working tree with uncommitted changes to tracked files, or untracked files in
+    the scenarios package (``leakbench bench``'s rule)."""
 
     @property
     def name(self) -> str:

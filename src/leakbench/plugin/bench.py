@@ -36,8 +36,10 @@ so that it keeps working on its own.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,15 +134,44 @@ def _enabled(config: pytest.Config) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Check every marker now (a typo is a usage error even in a normal run); marked tests
     need pytest-benchmark's fixture for their time pass (only those with one: an unused
-    ``benchmark`` fixture is a warning, an error under ``filterwarnings = error``)."""
+    ``benchmark`` fixture is a warning, an error under ``filterwarnings = error``); memray
+    is set up before the first test when one will be measured (:func:`_set_up_memray`)."""
+    memory = False
     for item in items:
         if item.get_closest_marker("leakbench") is None:
+            memory = memory or "leakbench" in getattr(item, "fixturenames", ())
             continue
-        timed = _settings(item)["time"]
+        args = _settings(item)
         if not _enabled(config) or not isinstance(item, pytest.Function):
             continue
-        if timed and "benchmark" not in item.fixturenames:
+        memory = memory or args["memory"]
+        if args["time"] and "benchmark" not in item.fixturenames:
             item.fixturenames.append("benchmark")
+    if memory and _enabled(config):
+        _set_up_memray()
+
+
+_memray_set_up = False
+
+
+def _set_up_memray() -> None:
+    """Do memray's one-time, process-wide set-up now, before the first test's leak baseline.
+
+    memray's first ``Tracker`` in a process initialises libunwind, which opens a pipe (to
+    check addresses while unwinding) and keeps it for the life of the process; the test
+    measured first was reported as leaking it (``pytest --leaks --leaks-bench``). One empty
+    tracked run here, into a file removed at once, makes that pipe part of every baseline,
+    whatever memray or libunwind version sets up what: a measured test is judged only on
+    what it leaves open itself (every measurement closes its own capture file and thread).
+    A failure here is the measurement's to report (memray already tracking this process)."""
+    global _memray_set_up
+    if _memray_set_up:
+        return
+    _memray_set_up = True
+    from leakbench.gate.measure.memory import track  # memray
+
+    with contextlib.suppress(OSError, RuntimeError), tempfile.TemporaryDirectory() as folder:
+        track(lambda: None, 0, Path(folder) / "set-up.bin")
 
 
 class Measure:
@@ -157,6 +188,7 @@ class Measure:
             timed = _settings(item)["time"]
             benchmark = self._request.getfixturevalue("benchmark") if timed else None
             self.result = _measure_item(item, lambda: function(*args, **kwargs), benchmark)
+            return _call_once(benchmark, function, *args, **kwargs)
         return function(*args, **kwargs)
 
 
@@ -180,9 +212,19 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     def iteration() -> None:
         pyfuncitem.obj(**kwargs)
 
-    iteration()  # the test's own assertions run (and fail) once, unmeasured
-    _measure_item(pyfuncitem, iteration, pyfuncitem.funcargs.get("benchmark"))
+    benchmark = pyfuncitem.funcargs.get("benchmark")
+    _call_once(benchmark, iteration)  # the test's own assertions run (and fail) once, unmeasured
+    _measure_item(pyfuncitem, iteration, benchmark)
     return True
+
+
+def _call_once(benchmark: Any, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """One plain call, made through a disabled ``benchmark`` fixture (under xdist), which just
+    calls it: a fixture never called makes pytest-benchmark warn "not used at all" at
+    teardown, an error under ``filterwarnings = error``."""
+    if benchmark is not None and benchmark.disabled:
+        return benchmark(function, *args, **kwargs)
+    return function(*args, **kwargs)
 
 
 def _settings(item: pytest.Item) -> dict[str, Any]:
