@@ -31,6 +31,7 @@ __all__ = [
     "INTERRUPT_EXIT",
     "Terminated",
     "deferred_signals",
+    "ignore_further_interrupts",
     "sigterm_as_interrupt",
     "test_pause",
 ]
@@ -74,6 +75,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
+
+
+def ignore_further_interrupts() -> None:
+    """SIGINT and SIGTERM ignored from now on: for a process that has been interrupted and is
+    saying so on its way out. A second Ctrl-C there would otherwise end it by the signal
+    (exit -2, not 130) after its cleanup had already run."""
+    if _in_main_thread():
+        for which in HELD:
+            signal.signal(which, signal.SIG_IGN)
 
 
 @contextlib.contextmanager

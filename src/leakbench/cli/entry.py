@@ -15,12 +15,10 @@ traceback and exit -2. That line is written without click, which may be what was
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import signal
 import sys
 
-from leakbench._util.signals import INTERRUPT_EXIT, test_pause
+from leakbench._util.signals import INTERRUPT_EXIT, ignore_further_interrupts, test_pause
 
 __all__ = ["EXTRA_MODULES", "INSTALL_HINT", "main", "missing_modules"]
 
@@ -54,8 +52,7 @@ def main() -> None:
     try:
         _run()
     except KeyboardInterrupt:
-        with contextlib.suppress(ValueError):  # outside the main thread: nothing to hold
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C changes nothing
+        ignore_further_interrupts()  # a second Ctrl-C changes nothing
         sys.stderr.write("leakbench: interrupted\n")
         raise SystemExit(INTERRUPT_EXIT) from None
 

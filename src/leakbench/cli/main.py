@@ -16,7 +16,11 @@ from typing import Any
 import click
 
 from leakbench import __version__
-from leakbench._util.signals import INTERRUPT_EXIT, deferred_signals, sigterm_as_interrupt
+from leakbench._util.signals import (
+    INTERRUPT_EXIT,
+    ignore_further_interrupts,
+    sigterm_as_interrupt,
+)
 from leakbench.cli import baseline, bench, compare, compare_branches, merge, report, workers
 from leakbench.cli.errors import BadInputError
 from leakbench.cli.params import one_line
@@ -51,9 +55,9 @@ class Leakbench(click.Group):
 
 def interrupted(exc: BaseException) -> None:
     """Print the one interrupt line (with the command's note, if it gave one); exit 130."""
-    with deferred_signals(deliver=False):  # a second Ctrl-C while saying so changes nothing
-        note = getattr(exc, "note", "")
-        click.echo(f"leakbench: interrupted{'; ' + note if note else ''}", err=True)
+    ignore_further_interrupts()  # a second Ctrl-C from here on changes nothing
+    note = getattr(exc, "note", "")
+    click.echo(f"leakbench: interrupted{'; ' + note if note else ''}", err=True)
     raise SystemExit(INTERRUPT_EXIT) from None
 
 
