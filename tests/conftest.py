@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,18 @@ asyncio_default_fixture_loop_scope = function
 """Warnings are errors in the projects under test too: the plugin must not warn."""
 
 Run = Callable[..., pytest.RunResult]
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """Every test starts with the SIGINT/SIGTERM handlers the worker had: an in-process
+    ``leakbench`` command that was interrupted ignores both from then on (as a process on
+    its way out should), which must not leak into the next test of this worker."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        if handler is not None:
+            signal.signal(number, handler)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ Valgrind) and a time pass (``leakbench.gate.measure.runner``), each in a fresh p
 install command) and goes on: the results then hold no instruction figure, and the comparison
 gates on what it has. The results document is written
 atomically under ``.leakbench/results/`` (and ``--out`` if given) only once every scenario was
-measured, so an interrupted run leaves no partial file (and never touches ``baselines/``).
+measured, so an interrupted run leaves no partial file (and never touches ``baselines/``);
+an ``--out`` that holds anything but leakbench results (a test file, another tool's JSON) is
+refused before measuring (``leakbench._util.output_guard``).
 ``--shard K/N`` measures a deterministic share (``leakbench.gate.shards``); the results record
 what was asked (``selection``: the package's scenarios, the names given, the shard), so a
 comparison says "not measured in this run" rather than "removed" for the rest.
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import click
 
+from leakbench._util.output_guard import json_document, refusal
 from leakbench._util.signals import deferred_signals, sigterm_as_interrupt, test_pause
 from leakbench.cli.compare import command as compare_command
 from leakbench.cli.errors import BadInputError, Interrupted, load_budgets
@@ -38,6 +41,7 @@ from leakbench.gate.measure import instructions as valgrind
 from leakbench.gate.measure.plan import DEFAULT_BUDGET
 from leakbench.gate.measure.runner import DEFAULT_TIME_PROCESSES, BenchOptions, run, steps
 from leakbench.gate.measure.spawn import MeasurementError, default_cpu
+from leakbench.gate.results import SCHEMA as RESULTS_SCHEMA
 from leakbench.gate.results import Results, Selection, write_results
 from leakbench.gate.scenarios import Scenario, UnknownScenarioError, discover, select
 from leakbench.gate.shards import Shard, ShardError, parse_shard
@@ -172,6 +176,9 @@ def command(
     _check_writable(store.latest_results_path(), "the latest results", None)
     if out is not None:
         _check_writable(out, "--out", "pass a file path in an existing, writable folder")
+        refused = refusal(out, json_document(RESULTS_SCHEMA), "--out", str(out))
+        if refused is not None:  # a test file or another tool's: never replaced
+            raise BadInputError(refused)
     count = instructions and not memory_only
     if count and valgrind.find_valgrind() is None:
         click.echo(

@@ -7,7 +7,8 @@ the documents and gates or reports once. Both kinds are merged: the plugin's
 (``leakbench.gate.merge.merge_runs``). Every refusal is one line and exit 2: mixed kinds,
 another schema version, results of another environment (commit, Python, lock file), a
 scenario or test in two inputs with different numbers, an output file that leakbench did not
-write. The output is written atomically.
+write (``leakbench._util.output_guard``, the rule of every writing option). The output is
+written atomically.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pytest
 
 from leakbench._util.atomic import write_json_atomic
+from leakbench._util.output_guard import json_document, refusal
 from leakbench.cli.errors import BadInputError
 from leakbench.gate import results as results_doc
 from leakbench.gate.merge import MergeError, merge_runs
 from leakbench.gate.results import ResultsError, load_results, write_results
 from leakbench.gate.results_checks import JsonTextError, decode_json
 from leakbench.plugin import record
-from leakbench.plugin.sources import check_output
 from leakbench.reports.cells import relative
 
 KINDS = {results_doc.SCHEMA: "bench results", record.SCHEMA: "tests (--leaks-json)"}
@@ -55,10 +55,9 @@ def command(inputs: tuple[Path, ...], out: Path) -> None:
                 f"{path}: {schema} schema_version {version}, but {inputs[0]} has "
                 f"{first_version}; re-run the older job with this leakbench"
             )
-    try:
-        check_output(out, first_schema, "--out", str(out))
-    except pytest.UsageError as exc:
-        raise BadInputError(str(exc).removeprefix("leakbench: ")) from exc
+    refused = refusal(out, json_document(first_schema), "--out", str(out))
+    if refused is not None:
+        raise BadInputError(refused)
     try:
         if first_schema == results_doc.SCHEMA:
             what = _merge_results(inputs, out)

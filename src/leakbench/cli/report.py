@@ -10,6 +10,10 @@ a statistic (the comparison, each scenario's leak judgement from
 ``leakbench.gate.verdicts.leaks``, HEAD's median time and its bootstrap interval) into a
 :class:`~leakbench.reports.html.page.ReportInput` (:func:`page_input`); the page only formats it.
 
+Neither the page nor a flame graph replaces a file leakbench did not write: an ``--html``
+path (or a ``flamegraphs/<scenario>.html`` beside it) holding anything else is refused
+before anything is written (``leakbench._util.output_guard``).
+
 Exit codes: 0 when the report was written (it reports regressions, it does not gate on
 them: that is ``leakbench compare``'s job), 2 on bad input (missing or corrupt results,
 baseline or workers file, bad budget), each a one-line error. Problems that only make the
@@ -19,12 +23,14 @@ notes in the page instead.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from leakbench._util.atomic import write_text_atomic
+from leakbench._util.output_guard import FLAME_GRAPH, REPORT_PAGE, Owned, refusal
 from leakbench.cli.errors import BadInputError, load_budgets, load_lenient
 from leakbench.gate.results import Results
 from leakbench.gate.store import FileStore
@@ -85,6 +91,17 @@ def page_input(
     )
 
 
+def _guard(path: Path, owned: Owned) -> None:
+    """Refuse, before anything is written, a page or flame graph path holding a file that
+    leakbench did not write (a test file, another tool's page). A path where nothing exists
+    is left to the write, whose error names the report (a file as the folder)."""
+    if not os.path.lexists(path):
+        return
+    refused = refusal(path, owned, "--html", str(path))
+    if refused is not None:
+        raise BadInputError(refused)
+
+
 def _baseline(path: Path | None, head: Results) -> tuple[Results | None, Path | None, list[str]]:
     """The explicit ``--baseline``, else the stored one for HEAD's environment if any."""
     stored = FileStore(Path.cwd()).baseline_path(head.environment.key)
@@ -138,6 +155,7 @@ def command(
     """Write an HTML report of RESULTS (default: the latest run): retained memory per
     iteration, leaks, verdicts against the baseline, memray flame graphs of the leaking
     scenarios. Prints the report's path. Exit 0 when written, 2 on bad input."""
+    _guard(html_path, REPORT_PAGE)
     budget_config = load_budgets(config)
     head, head_path, notes = load_lenient(results, "head")
     base, base_path, base_notes = _baseline(baseline, head)
@@ -179,6 +197,8 @@ def command(
     targets = html_page.flame_targets(inp)
     if targets and not no_flamegraphs:
         out_dir = html_path.parent / "flamegraphs"
+        for name in sorted(targets):  # memray writes with --force: check before it runs
+            _guard(flamegraphs.path_for(name, out_dir), FLAME_GRAPH)
         flames = flamegraphs.generate(targets, out_dir, created=head.created)
         missing = sorted(n for n, f in flames.items() if f.path is None)
         if missing:

@@ -13,6 +13,10 @@ need it. Measure, then render: the machine (RAM, swap, CPUs) is read once here i
 :class:`~leakbench.workers.run.Machine` and the output (``leakbench.reports.workers_table``)
 is rendered from records only.
 
+A ``--json`` path that holds anything but a workers document leakbench wrote (a test file,
+another tool's JSON) is refused before any run (``leakbench._util.output_guard``); the
+``--groups`` files are leakbench's own, under ``.leakbench/groups/``.
+
 Exit codes: 0 with a recommendation, 1 when no level qualified, 2 on bad input (pytest
 usage error or no tests collected, a bad option value, xdist missing), each a one-line
 error, 130 on Ctrl-C or SIGTERM (the running suite's process tree killed first).
@@ -32,6 +36,7 @@ import click
 from rich.text import Text
 
 from leakbench._util.atomic import write_json_atomic
+from leakbench._util.output_guard import json_document, refusal
 from leakbench._util.proc import total_ram
 from leakbench._util.signals import sigterm_as_interrupt
 from leakbench._util.sizes import ACCEPTED_FORMS, parse_size
@@ -203,6 +208,10 @@ def command(
     bad input, 130 when interrupted."""
     if levels is not None and maximum is not None:
         raise BadInputError("--levels and --max exclude each other")
+    if json_path is not None:  # a test file or another tool's JSON: refused before any run
+        refused = refusal(json_path, json_document(workers_table.SCHEMA), "--json", str(json_path))
+        if refused is not None:
+            raise BadInputError(refused)
     _check_args(pytest_args)
     with _interrupt_exits_130():
         machine = read_machine()

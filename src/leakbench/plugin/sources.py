@@ -16,16 +16,15 @@ anyone else's file. It runs when the options are resolved, before any test.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from leakbench._util.output_guard import json_document, refusal
 from leakbench._util.proc import total_ram
 from leakbench._util.pyproject import PyprojectError, find_pyproject, read_tool_table
 from leakbench._util.sizes import parse_size
@@ -212,37 +211,9 @@ def check_output(path: Path, schema: str, source: str, shown_as: str) -> Path:
     """``path`` when writing it destroys nothing that leakbench did not write: it does not
     exist, is empty, or is a JSON document whose ``schema`` is ``schema``. Anything else
     (a test file, another tool's JSON, a folder) is a one-line usage error naming the file
-    (``shown_as``, as the user would write it) and the option (``source``)."""
-    where = f"leakbench: {source}: {shown_as}"
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return path
-    except (OSError, ValueError) as exc:  # a file as a folder, a NUL byte, a name too long
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise pytest.UsageError(
-            f"{where}: cannot be written ({reason}); name another file"
-        ) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise pytest.UsageError(f"{where} is a folder; name a file, such as {shown_as}/out.json")
-    if not stat.S_ISREG(info.st_mode):
-        raise pytest.UsageError(f"{where} is not a regular file; name another file")
-    if info.st_size == 0 or _is_document(path, schema):
-        return path
-    raise pytest.UsageError(
-        f"{where} exists and is not a {schema} document; leakbench will not overwrite it: "
-        "name another file, or delete this one first"
-    )
-
-
-def _is_document(path: Path, schema: str) -> bool:
-    """Whether ``path`` holds a JSON object with ``"schema": schema`` (what leakbench wrote)."""
-    try:
-        with path.open("rb") as file:
-            if file.read(64).lstrip()[:1] != b"{":  # not JSON: no need to read it all
-                return False
-            file.seek(0)
-            doc = json.loads(file.read())
-    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON
-        return False
-    return isinstance(doc, dict) and doc.get("schema") == schema
+    (``shown_as``, as the user would write it) and the option (``source``); the rule is
+    ``leakbench._util.output_guard``'s, shared with the command line's options."""
+    reason = refusal(path, json_document(schema), source, shown_as)
+    if reason is not None:
+        raise pytest.UsageError(f"leakbench: {reason}")
+    return path

@@ -56,6 +56,11 @@ def command(capture: Path, out: Path) -> list[str]:
     ]
 
 
+def path_for(name: str, out_dir: Path) -> Path:
+    """Where ``name``'s flame graph is written in ``out_dir`` (a name is never a path)."""
+    return out_dir / safe_file_name(name, ".html")
+
+
 def _one(name: str, capture: str | None, out_dir: Path, created: datetime | None) -> FlameGraph:
     if not capture:
         return FlameGraph(None, "no memray capture recorded for this scenario")
@@ -64,7 +69,7 @@ def _one(name: str, capture: str | None, out_dir: Path, created: datetime | None
         return FlameGraph(None, f"capture {capture} is missing (re-run `leakbench bench`)")
     if created is not None and source.stat().st_mtime < created.timestamp() - 1:
         return FlameGraph(None, f"capture {capture} predates these results (an older run)")
-    out = out_dir / safe_file_name(name, ".html")  # a name is never a path
+    out = path_for(name, out_dir)
     try:
         done = subprocess.run(
             command(source, out),

@@ -5,12 +5,15 @@ artifact, where any ``<link>`` or CDN script would be missing. The script does n
 anything (the charts are plain SVG, readable with JavaScript off); it only records, in
 attributes of ``<html>``, that each chart laid out with a non-empty line (``data-charts``,
 ``data-rendered``) and any JavaScript error (``data-errors``), so a headless browser's
-``--dump-dom`` shows whether the page really rendered.
+``--dump-dom`` shows whether the page really rendered. The generator ``<meta>`` marks the page
+as leakbench's, so a later ``report --html`` may replace it (``leakbench._util.output_guard``).
 """
 
 from __future__ import annotations
 
 from html import escape
+
+from leakbench._util.output_guard import GENERATOR_META
 
 __all__ = ["CSS", "SCRIPT", "page"]
 
@@ -100,6 +103,7 @@ def page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en" data-errors="">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"{GENERATOR_META}\n"
         f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n"
         f"<script>{SCRIPT}</script>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
