@@ -118,3 +118,29 @@ def test_a_second_ctrl_c_while_saying_interrupted_still_exits_130(
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+@pytest.mark.parametrize("blocked", ["heavy-file-is-a-folder", "groups-folder-is-a-file"])
+def test_workers_groups_that_cannot_be_written_are_refused_before_any_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocked: str
+) -> None:
+    """Before, ``workers --groups`` measured every level and then crashed with a raw
+    ``IsADirectoryError`` when ``.leakbench/groups/heavy.txt`` was a folder."""
+    from cli_support import one_line_error, run
+
+    monkeypatch.chdir(tmp_path)
+    ran = tmp_path / "ran"
+    (tmp_path / "test_one.py").write_text(
+        f"def test_one():\n    open({str(ran)!r}, 'w').close()\n", encoding="utf-8"
+    )
+    groups = tmp_path / ".leakbench" / "groups"
+    if blocked == "heavy-file-is-a-folder":
+        (groups / "heavy.txt").mkdir(parents=True)
+        named = "heavy.txt"
+    else:
+        groups.parent.mkdir()
+        groups.write_text("not a folder\n", encoding="utf-8")
+        named = "groups"
+    line = one_line_error(run("workers", "--groups", "--levels", "0"), "--groups", named)
+    assert "is a folder" in line or "is not a folder" in line
+    assert not ran.exists()  # refused before pytest ran

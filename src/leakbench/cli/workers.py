@@ -232,6 +232,9 @@ def command(
             timeout=timeout,
         )
         rules = GroupRules(heavy_rss[0], long_seconds, heavy_rss[1]) if groups else None
+        problem = grouping.groups_problem() if groups else None
+        if problem:
+            raise BadInputError(f"--groups: {problem}")
         try:
             tests = collect(options)
             runs, skipped, split = _measure(chosen, repeat, options, rules)
@@ -250,7 +253,12 @@ def command(
                 LevelFacts(s.workers, s.passed_all, s.controller_rss, s.median) for s in summaries
             ]
             advice = grouping.advise(split, facts, recommendation.workers, budget)
-            paths = grouping.write_groups(split.tests)
+            try:
+                paths = grouping.write_groups(split.tests)
+            except OSError as exc:
+                raise BadInputError(
+                    f"--groups: cannot write the group files ({exc.strerror or exc})"
+                ) from exc
             workers_table.print_groups(out, split, advice, paths)
         if json_path is not None:
             document = workers_table.document(

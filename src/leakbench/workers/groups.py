@@ -34,6 +34,7 @@ __all__ = [
     "TestRss",
     "advise",
     "classify",
+    "groups_problem",
     "measure",
     "measure_tests",
     "parse_durations",
@@ -209,6 +210,19 @@ def classify(
         else:
             groups["light"].append(nodeid)
     return {name: tuple(sorted(ids)) for name, ids in groups.items()}
+
+
+def groups_problem(directory: Path = GROUPS_DIR) -> str | None:
+    """Why the group files cannot be written under ``directory`` (checked before any run, so
+    minutes of measuring do not end in a traceback), or None."""
+    for folder in (directory, *directory.parents):
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is not a folder; remove it or run from another folder"
+    for name in GROUP_NAMES:
+        path = directory / f"{name}.txt"
+        if path.is_dir():
+            return f"{path} is a folder, where the {name} group file goes; remove it"
+    return None
 
 
 def write_groups(tests: Mapping[str, Sequence[str]], directory: Path = GROUPS_DIR) -> list[Path]:
