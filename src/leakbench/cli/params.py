@@ -22,6 +22,7 @@ __all__ = [
     "SUITES_EXPECTED",
     "SUITES_HELP",
     "FinitePositive",
+    "Seconds",
     "one_line",
     "suites_name",
 ]
@@ -48,6 +49,20 @@ class FinitePositive(click.ParamType[float]):
 
 
 POSITIVE_SECONDS = FinitePositive("SECONDS")
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds in a range; ``nan`` and ``inf`` are refused (click's float
+    range lets ``nan`` through every comparison)."""
+
+    name = "SECONDS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
+
 
 SUITES_EXPECTED = "expected the dotted name of a package of scenario modules, such as suites"
 

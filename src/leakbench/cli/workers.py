@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import math
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -41,6 +40,7 @@ from leakbench._util.proc import total_ram
 from leakbench._util.signals import sigterm_as_interrupt
 from leakbench._util.sizes import ACCEPTED_FORMS, parse_size
 from leakbench.cli.errors import BadInputError
+from leakbench.cli.params import Seconds
 from leakbench.cli.progress import Steps
 from leakbench.reports import terminal, workers_table
 from leakbench.workers import groups as grouping
@@ -82,19 +82,6 @@ class SizeParam(click.ParamType[tuple[int, str]]):
         if size <= 0:
             self.fail(f"{value!r}: must be above 0; expected {ACCEPTED_FORMS}", param, ctx)
         return size, str(value)
-
-
-class Seconds(click.FloatRange):
-    """A number of seconds in a range; ``nan`` and ``inf`` are refused (click's float
-    range lets ``nan`` through every comparison)."""
-
-    name = "SECONDS"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
-        return number
 
 
 MAX_INTERVAL = 10.0
