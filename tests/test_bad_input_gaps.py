@@ -144,3 +144,28 @@ def test_workers_groups_that_cannot_be_written_are_refused_before_any_run(
     line = one_line_error(run("workers", "--groups", "--levels", "0"), "--groups", named)
     assert "is a folder" in line or "is not a folder" in line
     assert not ran.exists()  # refused before pytest ran
+
+
+def test_a_bad_scenario_definition_is_not_called_an_import_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by following docs/your-project.md: a scenario defined twice (or with a bad name)
+    in a package that imports fine was reported as ``--suites 'benchmarks': cannot import
+    it``, naming an option the user never gave."""
+    from cli_support import one_line_error, run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    package = tmp_path / "benchmarks_twice"
+    package.mkdir()
+    (package / "pricing.py").write_text(
+        "from leakbench import Scenario\n"
+        "def _session(iterations):\n    return None\n"
+        "SCENARIOS = [Scenario(name='pricing.lookup', session=_session),\n"
+        "             Scenario(name='pricing.lookup', session=_session)]\n",
+        encoding="utf-8",
+    )
+    line = one_line_error(
+        run("bench", "--suites", "benchmarks_twice", "--no-compare"), "pricing.lookup", "twice"
+    )
+    assert "cannot import" not in line

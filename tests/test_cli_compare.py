@@ -57,6 +57,20 @@ def test_explicit_paths_are_compared(project: Path) -> None:
     assert run("compare", str(LATEST), str(other)).exit_code == 0
 
 
+def test_a_merged_results_file_is_judged_against_the_stored_baseline_with_results(
+    project: Path,
+) -> None:
+    """The sharded gate job: a fresh checkout (no latest.json), a merged ``bench.json``.
+    Before ``--results``, the docs' ``leakbench compare bench.json`` read it as the baseline
+    and failed on the missing latest run (or, with one, compared the wrong way round)."""
+    write(BASELINE, results({"s": scenario(memory(4096), timing(1.0, seed=1))}))
+    merged = write(project / "bench.json", results({"s": scenario(memory(4096 * 1.5))}))
+    judged = run("compare", "--results", str(merged))
+    assert judged.exit_code == 1, judged.output  # the +50% of bench.json, against the baseline
+    assert "regression" in judged.output
+    one_line_error(run("compare", "--results", str(merged), str(BASELINE), str(merged)), "once")
+
+
 def test_a_missing_default_baseline_hints_at_baseline_save(project: Path) -> None:
     write(LATEST, results({"s": scenario()}))
     one_line_error(run("compare"), str(BASELINE), "leakbench baseline save")

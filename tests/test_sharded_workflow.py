@@ -41,8 +41,13 @@ def _tool(name: str) -> str | None:
 def test_both_pages_show_the_same_workflow() -> None:
     workflow = sharded_workflow("ci.md")
     assert workflow == sharded_workflow("your-project.md")
-    for needed in ("--shard ${{ matrix.shard }}/3", "--leaks-json leaks-${{ matrix.shard }}.json",
-                   "leakbench compare bench.json", "needs: [tests, scenarios]"):  # fmt: skip
+    needs = (
+        "--shard ${{ matrix.shard }}/3",
+        "--leaks-json leaks-${{ matrix.shard }}.json",
+        "leakbench compare --results bench.json",
+        "needs: [tests, scenarios]",
+    )
+    for needed in needs:
         assert needed in workflow, needed
 
 

@@ -43,7 +43,13 @@ from leakbench.gate.measure.runner import DEFAULT_TIME_PROCESSES, BenchOptions, 
 from leakbench.gate.measure.spawn import MeasurementError, default_cpu
 from leakbench.gate.results import SCHEMA as RESULTS_SCHEMA
 from leakbench.gate.results import Results, Selection, write_results
-from leakbench.gate.scenarios import Scenario, UnknownScenarioError, discover, select
+from leakbench.gate.scenarios import (
+    Scenario,
+    SuitesError,
+    UnknownScenarioError,
+    discover,
+    select,
+)
 from leakbench.gate.shards import Shard, ShardError, parse_shard
 from leakbench.gate.store import FileStore, Store
 from leakbench.reports.cells import relative
@@ -231,7 +237,9 @@ def _choose(suites: str, root: Path, names: list[str]) -> tuple[list[str], list[
         raise BadInputError(f"--suites {suites!r}: a module, not a package; {SUITES_EXPECTED}")
     try:
         known = discover(suites, root)
-    except Exception as exc:  # the scenario modules' own import errors, duplicate names
+    except SuitesError as exc:  # it imported: a bad SCENARIOS entry, a bad or duplicate name
+        raise BadInputError(f"scenarios of {suites!r}: {exc}") from exc
+    except Exception as exc:  # the scenario modules' own import errors
         raise BadInputError(
             f"--suites {suites!r}: cannot import it from {root} ({type(exc).__name__}: {exc})"
         ) from exc

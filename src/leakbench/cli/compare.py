@@ -37,10 +37,18 @@ from leakbench.gate.verdicts.rules import EnvironmentKeyError, compare
     is_flag=True,
     help="Compare with a baseline of another environment key (time is then not comparable).",
 )
+@click.option(
+    "--results",
+    "results_option",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The results to judge, against the stored baseline (e.g. a merged bench.json): "
+    "the same as RESULTS, without naming the baseline first.",
+)
 @verbose_option
 def command(
     baseline: Path | None,
     results: Path | None,
+    results_option: Path | None,
     fmt: str,
     scenarios: tuple[str, ...],
     config: Path | None,
@@ -49,7 +57,14 @@ def command(
 ) -> None:
     """Compare RESULTS (default: the latest run) with BASELINE (default: the stored
     baseline for the results' environment). Exit 0 within budget, 1 on a regression,
-    2 on bad input."""
+    2 on bad input. One positional file is the BASELINE: to judge a results file against the
+    stored baseline, pass it as ``--results``."""
+    if results_option is not None:
+        if results is not None:
+            raise BadInputError(
+                f"--results {results_option} and RESULTS {results}: give the results once"
+            )
+        results = results_option
     budget_config = load_budgets(config)
     head, head_path = load_head(results)
     base, base_path = load_base(baseline, head.environment.key)
