@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 import threading
@@ -53,11 +54,22 @@ def capture(skip: int = 1) -> Stack:
     return tuple(frames)
 
 
+_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+"""leakbench's own package folder: its frames (the bench fixture's rounds) are not the user's
+(matched by folder, so a user's project in a folder named ``leakbench`` is still shown)."""
+
+
 def format_stack(stack: Stack, limit: int = 6) -> list[str]:
-    """Render a captured stack, innermost frame first, skipping pytest/pluggy frames."""
+    """Render a captured stack, innermost frame first, skipping the frames of pytest, pluggy,
+    pytest-benchmark and leakbench itself: what is left is the user's code and libraries."""
     lines = []
     for filename, lineno, name in stack:
-        if "/_pytest/" in filename or "/pluggy/" in filename:
+        if (
+            "/_pytest/" in filename
+            or "/pluggy/" in filename
+            or "/pytest_benchmark/" in filename
+            or filename.startswith(_ENGINE_DIR)
+        ):
             continue
         lines.append(f'  File "{filename}", line {lineno}, in {name}')
         if len(lines) >= limit:

@@ -271,7 +271,7 @@ class LeakCheck:
 
     def _attach(self, report: pytest.TestReport, leaks: list[Leak]) -> None:
         setattr(report, REPORT_ATTR, [leak.to_dict() for leak in leaks])
-        text = format_section(report.nodeid, leaks)
+        text = format_section(report.nodeid, leaks, json_path=self.summary.json_path)
         counted = any(leak.counts for leak in leaks)
         if counted and not self.report_only and report.passed:
             report.outcome = "failed"

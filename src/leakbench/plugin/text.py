@@ -2,6 +2,8 @@
 
 The per-test leak section and the end-of-run summary by kind read ``Leak`` records
 (plain data, also after crossing from an xdist worker) and never look at live objects.
+Both are capped (the ``--leaks-json`` document keeps every leak); the section shows leaks
+alike (one site, one creation stack) once with their count.
 The memory guard's error and the end-of-run memory summary both read plain numbers
 (per-test records, worker summaries), never a live process, so the controller of
 an xdist run renders what its workers measured.
@@ -9,6 +11,7 @@ an xdist run renders what its workers measured.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,14 +53,22 @@ def _escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
-def format_leak(leak: Leak) -> list[str]:
+def format_leak(leak: Leak, alike: Sequence[Leak] = ()) -> list[str]:
+    """One entry of the teardown error. ``alike`` holds the leaks it stands for (see
+    ``_group``; ``leak`` first): their count comes under the summary line, which stays as a
+    single leak's so that what matches one leak's report matches a group's."""
     prefix = "[internal error] " if leak.internal_error else ""
     lines = [f"{prefix}[{leak.kind}] {leak.summary}"]
+    if len(alike) > 1:
+        stack = _has_stack(leak)
+        lines.append(
+            f"    (x{len(alike)}, the same creation stack)" if stack else f"    (x{len(alike)})"
+        )
     lines.extend(f"    {line}" for line in leak.details)
     if leak.excused:
         lines.append(f"    ({leak.excused})")
     if leak.by_library and leak.counts:
-        pattern = allow_pattern(leak)
+        pattern = _group_pattern(leak, alike)
         if pattern:
             lines.append(
                 f"    created by library code; if it is meant to outlive the test, allow it "
@@ -66,20 +77,74 @@ def format_leak(leak: Leak) -> list[str]:
     return lines
 
 
-def format_section(nodeid: str, leaks: Sequence[Leak]) -> str:
-    """The text shown as the teardown error of a leaking test."""
+def _group_pattern(leak: Leak, alike: Sequence[Leak]) -> str:
+    """One allow pattern for all of ``alike`` (``pool_0``, ``pool_1``: ``pool_*``) when its
+    numbers globbed cover them all, else ``leak``'s own."""
+    pattern = allow_pattern(leak)
+    if len({allow_pattern(other) for other in alike}) <= 1:
+        return pattern
+    globbed = _DIGITS.sub("*", pattern.partition(":")[2])
+    if all(any(fnmatch.fnmatchcase(key, globbed) for key in other.keys) for other in alike):
+        return f"{leak.kind}:{globbed}"
+    return pattern
+
+
+SECTION_ENTRIES = 20
+"""Entries (leaks alike count once) in a test's teardown error; the rest are counted."""
+_DIGITS = re.compile(r"\d+")
+
+
+def _shape(leak: Leak) -> tuple[object, ...]:
+    """What leaks must share to be shown as one entry: everything printed except object
+    addresses and, when a creation stack says they came from one place, the numbers of the
+    description (``Thread-7``, an fd); without one, ``out1.txt`` and ``out2.txt`` are two."""
+    summary = _ADDRESS.sub("0x", leak.summary)
+    if _has_stack(leak):
+        summary = _DIGITS.sub("0", summary)
+    return (leak.kind, summary, leak.details, leak.excused, leak.internal_error, leak.by_library)
+
+
+def _has_stack(leak: Leak) -> bool:
+    return any(line.lstrip().startswith('File "') for line in leak.details)
+
+
+def _group(leaks: Sequence[Leak]) -> list[list[Leak]]:
+    """Leaks alike together, in the order their first was found: a test that starts a
+    thread in a loop, or once per timed round, leaked one thing many times."""
+    groups: dict[tuple[object, ...], list[Leak]] = {}
+    for leak in leaks:
+        groups.setdefault(_shape(leak), []).append(leak)
+    return list(groups.values())
+
+
+def _full_list(json_path: object) -> str:
+    """Where the leaks a capped text leaves out are listed."""
+    if json_path:
+        return f"the full list is in {json_path} (--leaks-json)"
+    return "the full list is in the file --leaks-json=PATH writes"
+
+
+def format_section(
+    nodeid: str, leaks: Sequence[Leak], json_path: object = None, limit: int = SECTION_ENTRIES
+) -> str:
+    """The text shown as the teardown error of a leaking test: leaks alike shown once with
+    a count, at most ``limit`` entries, so that 2,000 threads of one line stay readable."""
     counted = [leak for leak in leaks if leak.counts]
     kinds = sorted({leak.kind for leak in counted})
     lines = [f"leakbench: {nodeid} leaked {len(counted)} resource(s): {', '.join(kinds)}"]
-    for leak in leaks:
-        lines.extend(format_leak(leak))
+    groups = _group(leaks)
+    for alike in groups[:limit]:
+        lines.extend(format_leak(alike[0], alike))
+    hidden = sum(len(alike) for alike in groups[limit:])
+    if hidden:
+        lines.append(f"... and {hidden} more leak(s) not shown; {_full_list(json_path)}")
     quoted = ", ".join(f'"{k}"' for k in kinds)
     lines.append(f"Fix the test, or allow it with @pytest.mark.allow_leaks({quoted}, reason=...).")
     return "\n".join(lines)
 
 
 PER_TEST_LINES = 3
-"""Summary lines per test and kind; the teardown error lists them all."""
+"""Summary lines per test and kind; the teardown error shows more (``SECTION_ENTRIES``)."""
 SUMMARY_LINES = 60
 """Leak lines in the end-of-run summary (per-kind headers and counts come on top)."""
 
@@ -101,12 +166,7 @@ def summary_lines(
                 continue
         shown.append(line)  # the kind headers and their counts are always shown
     if hidden:
-        where = (
-            f"the full list is in {json_path} (--leaks-json)"
-            if json_path
-            else "the full list is in the file --leaks-json=PATH writes"
-        )
-        shown.append(f"... and {hidden} more line(s) not shown; {where}")
+        shown.append(f"... and {hidden} more line(s) not shown; {_full_list(json_path)}")
     return shown
 
 
