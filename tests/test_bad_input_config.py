@@ -689,6 +689,9 @@ FUZZ = settings(
     deadline=None,
     database=None,  # nothing written into the work tree
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # The same examples every run, so CI never fails on unchanged code; new ones with
+    # LEAKBENCH_FUZZ_RANDOM=1 (then keep what they find as an @example).
+    derandomize=os.environ.get("LEAKBENCH_FUZZ_RANDOM") != "1",
 )
 
 

@@ -262,7 +262,7 @@ def from_table(
             raise BudgetError(
                 f"{where} memory_metrics: expected a list of metric names, got {_shown(raw)}"
             )
-        unknown = sorted(set(raw) - set(MEMORY_METRICS))
+        unknown = sorted(_escaped(m) for m in set(raw) - set(MEMORY_METRICS))
         if unknown:
             raise BudgetError(
                 f"{where} memory_metrics: unknown metric(s) {', '.join(unknown)} "
