@@ -30,10 +30,10 @@ from pathlib import Path
 
 import click
 
-from leakbench._util.output_guard import json_document, refusal
+from leakbench._util.output_guard import json_document
 from leakbench._util.signals import deferred_signals, sigterm_as_interrupt, test_pause
 from leakbench.cli.compare import command as compare_command
-from leakbench.cli.errors import BadInputError, Interrupted, load_budgets
+from leakbench.cli.errors import BadInputError, Interrupted, load_budgets, refuse_foreign
 from leakbench.cli.params import POSITIVE_SECONDS, SUITES_EXPECTED, SUITES_HELP, suites_name
 from leakbench.cli.progress import Steps
 from leakbench.gate import shards
@@ -182,9 +182,7 @@ def command(
     _check_writable(store.latest_results_path(), "the latest results", None)
     if out is not None:
         _check_writable(out, "--out", "pass a file path in an existing, writable folder")
-        refused = refusal(out, json_document(RESULTS_SCHEMA), "--out", str(out))
-        if refused is not None:  # a test file or another tool's: never replaced
-            raise BadInputError(refused)
+        refuse_foreign(out, json_document(RESULTS_SCHEMA), "--out")  # never a test file
     count = instructions and not memory_only
     if count and valgrind.find_valgrind() is None:
         click.echo(

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import click
 
+from leakbench._util.output_guard import Owned, refusal
 from leakbench.gate.results import Results, ResultsError, ResultsMissingError, load_results
 from leakbench.gate.store import FileStore
 from leakbench.gate.verdicts import budgets
@@ -72,17 +73,12 @@ def load_base(path: Path | None, key: str) -> tuple[Results, Path]:
         raise BadInputError(str(exc)) from exc
 
 
-def load_lenient(path: Path | None, which: str) -> tuple[Results, Path, list[str]]:
-    """Load like ``leakbench compare`` (``which``: ``"head"``, else the baseline's key), so a
-    file the report shows is one every command reads. Files written before memory series,
-    call sites and captures were recorded need nothing here: the parser reads those fields as
-    not recorded and names them in ``Results.unrecorded``, which the page notes. The empty
-    list is the notes the report adds for the file (none, today)."""
-    if which == "head":
-        results, where = load_head(path)
-    else:
-        results, where = load_base(path, which)
-    return results, where, []
+def refuse_foreign(path: Path, owned: Owned, source: str) -> None:
+    """Bad input when writing ``path`` (given as ``source``) would replace a file leakbench
+    did not write (``leakbench._util.output_guard``, the rule of every writing option)."""
+    refused = refusal(path, owned, source, str(path))
+    if refused is not None:
+        raise BadInputError(refused)
 
 
 def load_budgets(path: Path | None) -> budgets.BudgetConfig:

@@ -25,8 +25,6 @@ from leakbench.cli import baseline, bench, compare, compare_branches, merge, rep
 from leakbench.cli.errors import BadInputError
 from leakbench.cli.params import one_line
 
-"""128 + SIGINT, what shells report for a Ctrl-C'd command."""
-
 
 class Leakbench(click.Group):
     """The group: routes every interrupt to exit 130 and every usage error to one line."""

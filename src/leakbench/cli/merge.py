@@ -19,8 +19,8 @@ from typing import Any
 import click
 
 from leakbench._util.atomic import write_json_atomic
-from leakbench._util.output_guard import json_document, refusal
-from leakbench.cli.errors import BadInputError
+from leakbench._util.output_guard import json_document
+from leakbench.cli.errors import BadInputError, refuse_foreign
 from leakbench.gate import results as results_doc
 from leakbench.gate.merge import MergeError, merge_runs
 from leakbench.gate.results import ResultsError, load_results, write_results
@@ -55,9 +55,7 @@ def command(inputs: tuple[Path, ...], out: Path) -> None:
                 f"{path}: {schema} schema_version {version}, but {inputs[0]} has "
                 f"{first_version}; re-run the older job with this leakbench"
             )
-    refused = refusal(out, json_document(first_schema), "--out", str(out))
-    if refused is not None:
-        raise BadInputError(refused)
+    refuse_foreign(out, json_document(first_schema), "--out")
     try:
         if first_schema == results_doc.SCHEMA:
             what = _merge_results(inputs, out)

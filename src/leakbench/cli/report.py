@@ -30,8 +30,8 @@ from pathlib import Path
 import click
 
 from leakbench._util.atomic import write_text_atomic
-from leakbench._util.output_guard import FLAME_GRAPH, REPORT_PAGE, Owned, refusal
-from leakbench.cli.errors import BadInputError, load_budgets, load_lenient
+from leakbench._util.output_guard import FLAME_GRAPH, REPORT_PAGE, Owned
+from leakbench.cli.errors import BadInputError, load_base, load_budgets, load_head, refuse_foreign
 from leakbench.gate.results import Results
 from leakbench.gate.store import FileStore
 from leakbench.gate.verdicts.bootstrap import CONFIDENCE, SEED, median_interval
@@ -97,9 +97,7 @@ def _guard(path: Path, owned: Owned) -> None:
     is left to the write, whose error names the report (a file as the folder)."""
     if not os.path.lexists(path):
         return
-    refused = refusal(path, owned, "--html", str(path))
-    if refused is not None:
-        raise BadInputError(refused)
+    refuse_foreign(path, owned, "--html")
 
 
 def _baseline(path: Path | None, head: Results) -> tuple[Results | None, Path | None, list[str]]:
@@ -114,8 +112,8 @@ def _baseline(path: Path | None, head: Results) -> tuple[Results | None, Path | 
                 "(`leakbench baseline save` stores one; or pass --baseline)"
             ],
         )
-    base, base_path, notes = load_lenient(path, head.environment.key)
-    return base, base_path, notes
+    base, base_path = load_base(path, head.environment.key)
+    return base, base_path, []
 
 
 @click.command(name="report")
@@ -157,9 +155,8 @@ def command(
     scenarios. Prints the report's path. Exit 0 when written, 2 on bad input."""
     _guard(html_path, REPORT_PAGE)
     budget_config = load_budgets(config)
-    head, head_path, notes = load_lenient(results, "head")
-    base, base_path, base_notes = _baseline(baseline, head)
-    notes += base_notes
+    head, head_path = load_head(results)
+    base, base_path, notes = _baseline(baseline, head)
     workers: WorkersTable | None = None
     if workers_path is not None:
         try:

@@ -35,11 +35,11 @@ import click
 from rich.text import Text
 
 from leakbench._util.atomic import write_json_atomic
-from leakbench._util.output_guard import json_document, refusal
+from leakbench._util.output_guard import json_document
 from leakbench._util.proc import total_ram
 from leakbench._util.signals import sigterm_as_interrupt
 from leakbench._util.sizes import ACCEPTED_FORMS, parse_size
-from leakbench.cli.errors import BadInputError
+from leakbench.cli.errors import BadInputError, refuse_foreign
 from leakbench.cli.params import Seconds
 from leakbench.cli.progress import Steps
 from leakbench.reports import terminal, workers_table
@@ -196,9 +196,7 @@ def command(
     if levels is not None and maximum is not None:
         raise BadInputError("--levels and --max exclude each other")
     if json_path is not None:  # a test file or another tool's JSON: refused before any run
-        refused = refusal(json_path, json_document(workers_table.SCHEMA), "--json", str(json_path))
-        if refused is not None:
-            raise BadInputError(refused)
+        refuse_foreign(json_path, json_document(workers_table.SCHEMA), "--json")
     _check_args(pytest_args)
     with _interrupt_exits_130():
         machine = read_machine()
