@@ -17,7 +17,6 @@ any run's ``make bench`` did not exit 0 (the claim: 3 of 3 runs exit 0 on unchan
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -26,27 +25,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from instructions_proof import hogs, load  # the same CPU hogs and load line as its proofs
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@contextlib.contextmanager
-def hogs(count: int) -> Iterator[None]:
-    """``count`` CPU-bound processes running for the duration of the block."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-
-
-def load() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def clean_env() -> dict[str, str]:

@@ -31,6 +31,14 @@ def _signal_handlers_restored() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+@pytest.fixture
+def not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``make test``'s -n 2 an inner pytest (pytester, a subprocess) must not think it
+    is an xdist worker: pytest-benchmark reads PYTEST_XDIST_WORKER and would disable itself."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def bytecode_cache(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -53,7 +53,7 @@ from leakbench.reports.html import flamegraphs
 from leakbench.reports.html import page as html_page
 from leakbench.reports.html.page import ReportInput
 from test_compare_support import KEY, counted, memory, results, scenario, timing
-from test_measure_support import write_demo_suite
+from test_measure_support import write_demo_suite, write_memray_capture
 
 BASELINE = Path("baselines") / f"{KEY}.json"
 LATEST = Path(".leakbench") / "results" / "latest.json"
@@ -331,13 +331,7 @@ def test_names_that_share_a_slug_get_different_files() -> None:
 
 def test_flame_graphs_of_path_like_names_stay_in_their_folder(tmp_path: Path) -> None:
     capture = tmp_path / "real.bin"
-    code = (
-        "import memray, sys\n"
-        "keep = []\n"
-        "with memray.Tracker(sys.argv[1], trace_python_allocators=True):\n"
-        "    keep.extend(bytearray(4096) for _ in range(20))\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(capture)], check=True, timeout=120)
+    write_memray_capture(capture, blocks=20)
     out = tmp_path / "a" / "b" / "c" / "d" / "flamegraphs"
     names = ["../../../../tmp/x", "/tmp/x", "tests/test_a.py::test_b[1/2]"]
     flames = flamegraphs.generate({n: str(capture) for n in names}, out, created=None)

@@ -57,12 +57,7 @@ def test_marker_leaks_a_file():
 QUICK = ("-p", "no:randomly", "--leaks", "--leaks-bench-iterations=4")
 
 
-@pytest.fixture(autouse=True)
-def not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under ``make test``'s -n 2 the inner pytest must not think it is a worker
-    (pytest-benchmark reads PYTEST_XDIST_WORKER and would disable itself)."""
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("not_an_xdist_worker")  # conftest.py
 
 
 def test_clean_measured_tests_pass_the_leak_checks(leak_project: pytest.Pytester) -> None:

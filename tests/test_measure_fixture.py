@@ -38,12 +38,7 @@ def test_unmeasured():
 PLUGIN = ("-p", "no:randomly", "-p", "no:cacheprovider")
 
 
-@pytest.fixture(autouse=True)
-def not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """When make test runs us under -n 2, the inner pytest must not think it is a worker
-    (pytest-benchmark reads PYTEST_XDIST_WORKER and would disable itself)."""
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("not_an_xdist_worker")  # conftest.py
 
 
 def test_marked_and_fixture_tests_are_measured_into_one_results_file(

@@ -6,6 +6,8 @@ that each test knows exactly what its scenarios allocate.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 DEMO_PACKAGE = "leakbench_demo_suites"
@@ -117,3 +119,15 @@ def write_work_suite(root: Path, work: int = 2000, pause: float = 0.0) -> str:
     (package / "__init__.py").write_text("")
     (package / "work.py").write_text(_WORK_MODULE.format(work=work, pause=pause))
     return WORK_PACKAGE
+
+
+def write_memray_capture(path: Path, blocks: int = 50) -> Path:
+    """A real memray capture at ``path``: ``blocks`` 4 KiB allocations kept alive."""
+    code = (
+        "import memray, sys\n"
+        "keep = []\n"
+        "with memray.Tracker(sys.argv[1], trace_python_allocators=True):\n"
+        f"    keep.extend(bytearray(4096) for _ in range({blocks}))\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=120)
+    return path

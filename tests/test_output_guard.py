@@ -37,6 +37,7 @@ from leakbench.cli.main import cli
 from leakbench.gate.results import load_results, write_results
 from leakbench.plugin.record import read_tests
 from leakbench.reports.html import template
+from test_measure_support import write_memray_capture
 from test_report_html import sample_results
 
 FOREIGN = {
@@ -227,13 +228,7 @@ def test_report_html_replaces_a_page_it_wrote_even_one_without_the_marker(projec
 
 def test_report_replaces_a_memray_flame_graph_beside_it(project: Path) -> None:
     capture = project / "threads.leaky.bin"
-    code = (
-        "import memray, sys\n"
-        "keep = []\n"
-        "with memray.Tracker(sys.argv[1], trace_python_allocators=True):\n"
-        "    keep.extend(bytearray(4096) for _ in range(50))\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(capture)], check=True, timeout=120)
+    write_memray_capture(capture)
     write_results(sample_results(capture_dir=project), project / "r.json")
     graph = project / "out" / "flamegraphs" / "threads.leaky.html"
     graph.parent.mkdir(parents=True)

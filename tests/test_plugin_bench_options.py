@@ -40,11 +40,7 @@ FOREIGN = {
 }
 
 
-@pytest.fixture(autouse=True)
-def not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under ``make test``'s -n 2 the inner pytest must not think it is a worker."""
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("not_an_xdist_worker")  # conftest.py
 
 
 @pytest.fixture

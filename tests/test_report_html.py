@@ -9,8 +9,6 @@ import json
 import random
 import re
 import statistics
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from leakbench.reports.html import flamegraphs
 from leakbench.reports.html import page as html_page
 from leakbench.reports.html.chart import Line, chart, nice_ticks
 from leakbench.reports.html.workers import WorkersError, load_workers
+from test_measure_support import write_memray_capture
 
 KEY = "py3.11-linux-x86_64-pyalloc"
 LATEST = Path(".leakbench") / "results" / "latest.json"
@@ -389,13 +388,7 @@ def test_workers_table_reads_document_or_list(project: Path) -> None:
 
 def test_flame_graph_from_a_real_capture(tmp_path: Path) -> None:
     capture = tmp_path / "threads.leaky.bin"
-    code = (
-        "import memray, sys\n"
-        "keep = []\n"
-        "with memray.Tracker(sys.argv[1], trace_python_allocators=True):\n"
-        "    keep.extend(bytearray(4096) for _ in range(50))\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(capture)], check=True, timeout=120)
+    write_memray_capture(capture)
     flames = flamegraphs.generate(
         {"threads.leaky": str(capture), "x.none": None}, tmp_path / "fg", created=None
     )
